@@ -1,0 +1,92 @@
+"""Configuration of a stand-in server: data, credentials, limits, rate limiting, faults."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+FAULT_KINDS: tuple[str, ...] = (
+    "500_html",
+    "502_html",
+    "503_html",
+    "429",
+    "429_retry_after",
+    "ratelimit_200",
+    "busy",
+    "busy_200",
+    "slow",
+    "drop",
+    "truncated",
+    "data_null",
+    "no_account",
+    "missing_field",
+    "extra_field",
+    "wrong_type",
+    "bad_uid",
+    "internal_200",
+)
+
+
+@dataclass
+class Fault:
+    """A scripted fault: which requests get it and how."""
+
+    kind: str
+    at: list[int] = field(default_factory=list)  # 1-based request numbers
+    dataset: str | None = None  # count and affect only requests for this dataset
+    seconds: float = 0.0  # delay for "slow"; Retry-After value for "429_retry_after"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+
+@dataclass
+class StandinConfig:
+    """Everything a stand-in server answers from; tests may mutate it between requests."""
+
+    accounts: list[str]
+    seed: int = 7
+    today: datetime.date | None = None  # None = the real UTC date
+    history_days: int = 100
+    videos: int = 40
+    rows_per_day: int = 300
+    revision: int = 0
+    revised_days: int = 3
+    tokens: dict[str, list[str] | None] = field(default_factory=dict)
+    api_keys: dict[tuple[str, str], list[str] | None] = field(default_factory=dict)
+    max_page_size: int = 10000
+    max_duration: int = 31 * 86400
+    not_older_than: int = 90 * 86400
+    max_number_of_fields: int = 30
+    disabled: set[tuple[str, str]] = field(default_factory=set)
+    available_fields_missing: dict[str, list[str]] = field(default_factory=dict)
+    rate_limit_queries: int | None = 300
+    rate_limit_window: float = 300.0
+    rate_limit_lockout: float = 300.0
+    rate_limit_mode: str = "429"
+    rate_limit_retry_after: bool = False
+    faults: list[Fault] = field(default_factory=list)
+    fault_probability: float = 0.0
+    fault_kinds: list[str] = field(default_factory=list)
+    fault_seed: int = 0
+    clock: Callable[[], float] = time.monotonic
+    # Additions beyond the agreed interface:
+    fast_path: bool = True  # False forces every query through the generic engine (tests)
+
+    def current_day(self) -> datetime.date:
+        """The server's "today" (UTC)."""
+        if self.today is not None:
+            return self.today
+        return datetime.datetime.now(datetime.timezone.utc).date()
+
+    def first_data_day(self) -> datetime.date:
+        """The oldest day that has data at all (retention aside)."""
+        return self.current_day() - datetime.timedelta(days=self.history_days - 1)
+
+    def first_readable_day(self) -> datetime.date:
+        """The oldest day a query may reach under `not_older_than`."""
+        days = self.not_older_than // 86400
+        return self.current_day() - datetime.timedelta(days=days - 1)

@@ -1,0 +1,98 @@
+"""How Cloudflare's answers map to retry-or-fail, with messages a user can act on."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+# Cloudflare words rate limiting and overload in several ways, in any HTTP status
+# (graphql-api/limits and graphql-api/errors; an HTTP 200 carrying them was reported in 2026).
+RATE_LIMIT_MARKERS = (
+    "rate limiter budget depleted",
+    "too many queries in progress",
+    "quota exceeded",
+    "limit reached, please try reduced time period",
+    "your request queries too many nodes",
+    "query consumed excessive resources",
+)
+TRANSIENT_MARKERS = ("unable to execute query", "internal server error")
+AUTH_MARKERS = (
+    "unauthorized",
+    "not authorized",
+    "does not have access",
+    "authentication",
+    "forbidden",
+)
+AUTH_FIX = (
+    "check api_token (it needs the Account Analytics: Read permission for this account) "
+    "or api_email/api_key"
+)
+
+
+class TapUserError(Exception):
+    """An error the user can fix; the CLI prints its message as one line, no traceback."""
+
+
+class CloudflareRateLimitError(RetriableAPIError):
+    """Cloudflare refused the request for rate or load; wait (Retry-After if given) and retry."""
+
+    def __init__(self, message: str, response: requests.Response | None, retry_after: float | None):
+        super().__init__(message, response)
+        self.retry_after = retry_after
+
+
+class CloudflareTransientError(RetriableAPIError):
+    """A server fault or a broken body; retried within seconds."""
+
+
+class CloudflareAuthError(FatalAPIError, TapUserError):
+    """The credentials cannot read the account."""
+
+
+class CloudflareQueryError(FatalAPIError, TapUserError):
+    """Cloudflare rejected the query itself (limits, validation)."""
+
+
+class CloudflareResponseError(FatalAPIError, TapUserError):
+    """The response has a shape the tap cannot read without losing rows."""
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """The Retry-After header in seconds, if present and numeric."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def classify(
+    response: requests.Response, messages: list[str], where: str
+) -> RetriableAPIError | FatalAPIError:
+    """Turn an error response (any status, with or without GraphQL errors) into an exception.
+
+    `where` names the account and dataset, so that the one-line error says what failed.
+    """
+    status = response.status_code
+    text = "; ".join(messages) if messages else f"HTTP {status} {response.reason}"
+    lowered = text.lower()
+    if status == HTTPStatus.TOO_MANY_REQUESTS or any(m in lowered for m in RATE_LIMIT_MARKERS):
+        return CloudflareRateLimitError(
+            f"Cloudflare rate limit for {where}: {text}",
+            response,
+            retry_after_seconds(response),
+        )
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR or any(m in lowered for m in TRANSIENT_MARKERS):
+        return CloudflareTransientError(f"Cloudflare server error for {where}: {text}", response)
+    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN) or any(
+        m in lowered for m in AUTH_MARKERS
+    ):
+        return CloudflareAuthError(f"Cloudflare refused {where}: {text}; {AUTH_FIX}.")
+    return CloudflareQueryError(
+        f"Cloudflare rejected the query for {where}: {text}; "
+        "check start_date, end_date and page_size, or report it if the settings look right."
+    )

@@ -1,0 +1,70 @@
+"""GraphQL documents and variables sent to Cloudflare, built from the dataset declarations."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+from tap_cloudflare_stream.datasets import Dataset
+
+SETTINGS_FIELDS = "enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields"
+
+SeekKey = tuple[Any, ...]
+
+
+def dataset_query(dataset: Dataset) -> str:
+    """Return the query for one page of a dataset; every value travels as a variable."""
+    prefix = dataset.type_prefix
+    metrics = " ".join(m.field for m in dataset.metrics if m.block is None)
+    for block in ("sum", "avg"):
+        fields = " ".join(m.field for m in dataset.metrics if m.block == block)
+        if fields:
+            metrics += f" {block} {{ {fields} }}"
+    dimensions = " ".join(dataset.key_fields)
+    return (
+        f"query CloudflareStream($accountTag: string!, $filter: {prefix}Filter_InputObject!, "
+        f"$limit: uint64!, $orderBy: [{prefix}OrderBy!]) {{ "
+        "viewer { accounts(filter: {accountTag: $accountTag}) { "
+        f"{dataset.node}(filter: $filter, limit: $limit, orderBy: $orderBy) {{ "
+        f"{metrics} dimensions {{ {dimensions} }} }} }} }} }}"
+    )
+
+
+def settings_query(datasets: Sequence[Dataset]) -> str:
+    """Return the query for the account's limits on the given datasets, in one request."""
+    nodes = " ".join(f"{d.node} {{ {SETTINGS_FIELDS} }}" for d in datasets)
+    return (
+        "query CloudflareStreamSettings($accountTag: string!) { "
+        "viewer { accounts(filter: {accountTag: $accountTag}) { "
+        f"settings {{ {nodes} }} }} }} }}"
+    )
+
+
+def order_by(dataset: Dataset) -> list[str]:
+    """Order by the whole seek key, so the order is total and pages never overlap."""
+    return [f"{field}_ASC" for field in dataset.key_fields]
+
+
+def page_filter(
+    dataset: Dataset,
+    first_day: datetime.date,
+    last_day: datetime.date,
+    after: SeekKey | None,
+) -> dict[str, Any]:
+    """Filter for one page: the window's days, and rows strictly after the last row's key.
+
+    `uid_gt` alone would skip the rest of a video's rows when a page ends inside them, so the
+    seek compares the whole key: (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...
+    """
+    window: dict[str, Any] = {"date_geq": first_day.isoformat(), "date_leq": last_day.isoformat()}
+    if after is None:
+        return window
+    fields = dataset.key_fields
+    branches = []
+    for i, field in enumerate(fields):
+        branch = dict(zip(fields[:i], after[:i], strict=True))
+        branch[f"{field}_gt"] = after[i]
+        branches.append(branch)
+    window["OR"] = branches
+    return window
