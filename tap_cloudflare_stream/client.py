@@ -12,7 +12,7 @@ import requests
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import GraphQLStream
 from typing_extensions import override
 
@@ -33,6 +33,7 @@ from tap_cloudflare_stream.responses import (
     decode_settings,
     error_messages,
 )
+from tap_cloudflare_stream.windows import Window
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -98,7 +99,7 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         self._order_by = order_by(dataset)
         self._account = ""
         self._page_size = 0
-        self._window_paginator_args: tuple[Any, ...] | None = None
+        self._window: Window | None = None
         self._last_page: tuple[requests.Response, Page] | None = None
 
     @property
@@ -134,7 +135,9 @@ class CloudflareStream(GraphQLStream[SeekToken]):
     # Requests
 
     @override
-    def get_url_params(self, context: Context | None, next_page_token: SeekToken | None) -> dict:
+    def get_url_params(
+        self, context: Context | None, next_page_token: SeekToken | None
+    ) -> dict[str, Any]:
         # GraphQLStream would send these as URL parameters too; everything travels as variables.
         return {}
 
@@ -218,8 +221,8 @@ class CloudflareStream(GraphQLStream[SeekToken]):
 
     @override
     def get_new_paginator(self) -> SeekPaginator:
-        assert self._window_paginator_args is not None, "get_records sets the window"
-        return SeekPaginator(*self._window_paginator_args, self._last_key, self._rows_in)
+        assert self._window is not None, "get_records sets the window"
+        return SeekPaginator(self._window, self._page_size, self._last_key, self._rows_in)
 
     # Retries
 
@@ -268,7 +271,8 @@ class CloudflareStream(GraphQLStream[SeekToken]):
             request = self.build_prepared_request(
                 method="POST", url=self.get_url(context), json=payload, headers=self.http_headers
             )
-            cache[account] = self.request_decorator(self._settings_request)(request, context)
+            read_settings = cast("Any", self.request_decorator)(self._settings_request)
+            cache[account] = read_settings(request, context)
         limits = cache[account].get(self.dataset.node)
         if limits is None:
             msg = f"Cloudflare sent no settings for {self.dataset.node} ({self.where})"
@@ -293,7 +297,8 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         except msgspec.ValidationError as exc:
             if messages := error_messages(response.content):
                 raise classify(response, messages, where) from None
-            raise CloudflareResponseError(f"unexpected settings response for {where}: {exc}") from None
+            msg = f"Cloudflare sent an unexpected settings response for {where}: {exc}"
+            raise CloudflareResponseError(msg) from None
         if errors:
             raise classify(response, errors, where)
         if limits is None:

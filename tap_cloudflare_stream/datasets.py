@@ -1,4 +1,4 @@
-"""One declaration per Cloudflare Stream dataset: it drives the query, the schema and the seek key."""
+"""One declaration per Stream dataset: it drives the query, the schema and the seek key."""
 
 from __future__ import annotations
 
@@ -99,7 +99,10 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset(
         stream_name="video_quality_events",
         node="videoQualityEventsAdaptiveGroups",
-        dimensions=(*_PLAYER_DIMENSIONS, Dimension("quality_resolution", "qualityResolution", "integer")),
+        dimensions=(
+            *_PLAYER_DIMENSIONS,
+            Dimension("quality_resolution", "qualityResolution", "integer"),
+        ),
         metrics=(Metric("quality_changes", "count"), _SAMPLE_INTERVAL),
         description="Stream Player quality-level changes, per day (Beta).",
     ),

@@ -1,4 +1,4 @@
-"""Typed, one-pass decoding of Cloudflare's answers: a wrong shape fails loudly, never drops rows."""
+"""Typed, one-pass decoding of Cloudflare answers: a wrong shape fails loudly, never drops rows."""
 
 from __future__ import annotations
 
@@ -69,18 +69,20 @@ class DatasetPageDecoder:
             if metric.block is None:
                 group_fields.append((metric.field, _PY_TYPES[metric.json_type]))
         for block in ("sum", "avg"):
-            fields = [(m.field, _PY_TYPES[m.json_type]) for m in dataset.metrics if m.block == block]
+            fields = [
+                (m.field, _PY_TYPES[m.json_type]) for m in dataset.metrics if m.block == block
+            ]
             if fields:
                 group_fields.append((block, msgspec.defstruct(f"{name}{block.title()}", fields)))
-        group = msgspec.defstruct(name, group_fields)
-        account = msgspec.defstruct(f"{name}Account", [(dataset.node, list[group])])
-        viewer = msgspec.defstruct(f"{name}Viewer", [("accounts", list[account])])
-        data = msgspec.defstruct(f"{name}Data", [("viewer", viewer)])
-        body = msgspec.defstruct(
+        group: Any = msgspec.defstruct(name, group_fields)
+        account: Any = msgspec.defstruct(f"{name}Account", [(dataset.node, list[group])])
+        viewer: Any = msgspec.defstruct(f"{name}Viewer", [("accounts", list[account])])
+        data: Any = msgspec.defstruct(f"{name}Data", [("viewer", viewer)])
+        body: Any = msgspec.defstruct(
             f"{name}Body",
             [("data", data | None, None), ("errors", list[GraphQLError] | None, None)],
         )
-        self._decoder = msgspec.json.Decoder(body)
+        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(body)
         self._node = dataset.node
         # One C-level call pulls a row's values in column order.
         paths = ["dimensions.date", *(f"dimensions.{d.field}" for d in dataset.dimensions)]

@@ -1,4 +1,4 @@
-"""The tap's settings: their JSON schema, and the checks that turn bad input into one-line errors."""
+"""The tap's settings: their JSON schema, and checks that turn bad input into one-line errors."""
 
 from __future__ import annotations
 

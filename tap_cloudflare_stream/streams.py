@@ -84,7 +84,7 @@ class DatasetStream(CloudflareStream):
                 len(windows),
                 self._page_size,
             )
-            self._window_paginator_args = (window, self._page_size)
+            self._window = window
             yield from self.request_records(context)
             # A STATE message per window, so an interrupted run resumes near where it stopped.
             self._write_state_message()
@@ -110,7 +110,7 @@ class DatasetStream(CloudflareStream):
             return
         listed = set(available)
         asked = [("dimensions", f) for f in self.dataset.key_fields]
-        asked += [(m.block, m.field) for m in self.dataset.metrics]
+        asked += [(m.block or "", m.field) for m in self.dataset.metrics]
         missing = [
             field
             for block, field in asked
