@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import pytest
+from cloudflare_standin import StandinServer
 
 from tests.conftest import StartStandin
 from tests.standin import (
@@ -29,7 +30,12 @@ from tests.standin import (
 DAY = 86400
 
 
-def _assert_exact(server: Any, result_records: dict[str, list[dict[str, Any]]], first, last) -> None:
+def _assert_exact(
+    server: StandinServer,
+    result_records: dict[str, list[dict[str, Any]]],
+    first: datetime.date,
+    last: datetime.date,
+) -> None:
     for stream in STREAMS:
         expected = expected_records(server.config, stream, [ACCOUNT_A, ACCOUNT_B], first, last)
         got = result_records[stream]
@@ -73,13 +79,15 @@ def test_requests_are_the_fewest_possible_and_a_full_last_page_does_not_end_the_
     result = sync(config)
 
     expected = expected_records(server.config, "minutes_viewed", [ACCOUNT_A], first, utc_today())
-    assert sorted(result.records["minutes_viewed"], key=lambda r: key("minutes_viewed", r)) == expected
+    assert (
+        sorted(result.records["minutes_viewed"], key=lambda r: key("minutes_viewed", r)) == expected
+    )
     data = [e for e in server.request_log if e.kind == "data" and e.dataset == node]
     per_window: dict[str, int] = {}
     for entry in data:
-        per_window[entry.variables["filter"]["date_geq"]] = per_window.get(
-            entry.variables["filter"]["date_geq"], 0
-        ) + 1
+        per_window[entry.variables["filter"]["date_geq"]] = (
+            per_window.get(entry.variables["filter"]["date_geq"], 0) + 1
+        )
     for offset in range(4):
         day = days_ago(3 - offset)
         rows = len(expected_records(server.config, "minutes_viewed", [ACCOUNT_A], day, day))
@@ -112,7 +120,8 @@ def test_second_run_reads_from_bookmark_minus_lookback_with_per_account_bookmark
 
     server.clear_log()
     run2 = sync(
-        tap_config(server.url, start_date=first.isoformat(), lookback_days=2), state=run1.final_state
+        tap_config(server.url, start_date=first.isoformat(), lookback_days=2),
+        state=run1.final_state,
     )
     restart = cut - datetime.timedelta(days=2)
     starts = {e.variables["filter"]["date_geq"] for e in server.request_log if e.kind == "data"}
@@ -136,11 +145,17 @@ def test_an_interrupted_run_resumes_from_its_last_state_without_losing_rows(
     resumed = sync(config, state=state)
 
     for stream in STREAMS:
-        delivered = [m["record"] for m in before if m.get("stream") == stream and m["type"] == "RECORD"]
+        delivered = [
+            m["record"] for m in before if m.get("stream") == stream and m["type"] == "RECORD"
+        ]
         delivered += resumed.records[stream]
-        expected = expected_records(server.config, stream, [ACCOUNT_A, ACCOUNT_B], first, utc_today())
+        expected = expected_records(
+            server.config, stream, [ACCOUNT_A, ACCOUNT_B], first, utc_today()
+        )
         assert by_key(stream, delivered) == by_key(stream, expected)
-    assert sum(len(v) for v in resumed.records.values()) < sum(len(v) for v in full.records.values())
+    assert sum(len(v) for v in resumed.records.values()) < sum(
+        len(v) for v in full.records.values()
+    )
 
 
 def test_start_date_before_retention_is_clamped_with_a_warning(
@@ -170,7 +185,10 @@ def test_a_dataset_not_enabled_is_skipped_with_a_warning(
     accounts = {r["account_id"] for r in result.records["video_quality_events"]}
     assert accounts == {ACCOUNT_A}
     assert "not enabled" in caplog.text
-    assert {r["account_id"] for r in result.records["video_playback_events"]} == {ACCOUNT_A, ACCOUNT_B}
+    assert {r["account_id"] for r in result.records["video_playback_events"]} == {
+        ACCOUNT_A,
+        ACCOUNT_B,
+    }
 
 
 def test_settings_are_read_once_per_account(start_standin: StartStandin) -> None:

@@ -23,5 +23,7 @@ def test_windows_are_consecutive_and_max_duration_wide() -> None:
 
 
 def test_single_day_and_empty_ranges() -> None:
-    assert split_windows(D(2026, 1, 1), D(2026, 1, 1), 86400) == [Window(D(2026, 1, 1), D(2026, 1, 1))]
+    assert split_windows(D(2026, 1, 1), D(2026, 1, 1), 86400) == [
+        Window(D(2026, 1, 1), D(2026, 1, 1))
+    ]
     assert split_windows(D(2026, 1, 2), D(2026, 1, 1), 86400) == []

@@ -1,0 +1,63 @@
+"""Cloudflare's answers are classified into retry-with-wait, retry-soon and fail-now."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tap_cloudflare_stream.errors import (
+    CloudflareAuthError,
+    CloudflareQueryError,
+    CloudflareRateLimitError,
+    CloudflareTransientError,
+    classify,
+)
+
+
+def _response(status: int, headers: dict[str, str] | None = None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.reason = "reason"
+    response.headers.update(headers or {})
+    return response
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (429, "rate limiter budget depleted, try again after 5 minutes", CloudflareRateLimitError),
+        (200, "rate limiter budget depleted, try again after 5 minutes", CloudflareRateLimitError),
+        (503, "too many queries in progress", CloudflareRateLimitError),
+        (
+            200,
+            "quota exceeded, please repeat your request in the next minute",
+            CloudflareRateLimitError,
+        ),
+        (503, "unable to execute query", CloudflareTransientError),
+        (502, "", CloudflareTransientError),
+        (200, "Internal server error", CloudflareTransientError),
+        (401, "Unauthorized", CloudflareAuthError),
+        (403, "not authorized for that account", CloudflareAuthError),
+        (200, "does not have access to the path", CloudflareAuthError),
+        (400, 'unknown field "foo"', CloudflareQueryError),
+        (400, "query time range is too large", CloudflareQueryError),
+    ],
+)
+def test_classification(status: int, message: str, expected: type[Exception]) -> None:
+    error = classify(_response(status), [message] if message else [], "account a, stream s")
+    assert type(error) is expected
+    assert "account a, stream s" in str(error)
+
+
+def test_retry_after_is_read_from_the_header() -> None:
+    error = classify(_response(429, {"Retry-After": "17"}), [], "x")
+    assert isinstance(error, CloudflareRateLimitError)
+    assert error.retry_after == 17.0
+    no_header = classify(_response(429), [], "x")
+    assert isinstance(no_header, CloudflareRateLimitError)
+    assert no_header.retry_after is None
+
+
+def test_auth_errors_say_how_to_fix_them() -> None:
+    error = classify(_response(403), ["not authorized for that account"], "account a")
+    assert "Account Analytics: Read" in str(error)
