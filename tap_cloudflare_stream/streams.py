@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_cloudflare_stream.client import CloudflareStream
-from tap_cloudflare_stream.windows import oldest_readable_day, split_windows
+from tap_cloudflare_stream.windows import Window, oldest_readable_day, split_windows
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -22,21 +22,13 @@ class DatasetStream(CloudflareStream):
         """Today in UTC: Cloudflare's retention and the default end date count from it."""
         return datetime.datetime.now(datetime.timezone.utc).date()
 
-    def _first_day(self, context: Context, oldest: datetime.date) -> datetime.date:
+    def _first_day(self, bookmark: datetime.date | None, oldest: datetime.date) -> datetime.date:
         """Bookmark less lookback when there is state, else start_date, else the oldest day."""
         settings = self.cloudflare_tap.settings
-        state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value")
         if bookmark:
-            first = datetime.date.fromisoformat(str(bookmark)[:10])
-            first -= datetime.timedelta(days=settings.lookback_days)
+            first = bookmark - datetime.timedelta(days=settings.lookback_days)
             if settings.start_date:
                 first = max(first, settings.start_date)
-            # The run re-reads days below the bookmark on purpose (lookback). Lowering the
-            # bookmark to where this run starts keeps singer-sdk's sort check meaningful, and
-            # an interruption before the first record still resumes without a gap.
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = first.isoformat()
         else:
             first = settings.start_date or oldest
         if first < oldest:
@@ -70,11 +62,27 @@ class DatasetStream(CloudflareStream):
         today = self.utc_today()
         oldest = oldest_readable_day(today, limits.not_older_than)
         last = min(settings.end_date or today, today)
-        first = self._first_day(context, oldest)
+        state = self.get_context_state(context)
+        bookmark_value = state.get("replication_key_value")
+        bookmark = datetime.date.fromisoformat(str(bookmark_value)[:10]) if bookmark_value else None
+        first = self._first_day(bookmark, oldest)
         windows = split_windows(first, last, limits.max_duration)
         if not windows:
             self.logger.info("%s: nothing to read (%s is after %s).", self.where, first, last)
             return
+        if bookmark and first < bookmark:
+            # The lookback re-reads days below the bookmark on purpose. Lowering the bookmark to
+            # where this run starts keeps singer-sdk's sort check meaningful, and a run that
+            # dies before its first record still resumes without a gap.
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = first.isoformat()
+        yield from self._read_windows(context, windows)
+        if bookmark and state.get("replication_key_value", "") < bookmark.isoformat():
+            # Days past the old bookmark had no rows: keep it, or each run would start earlier.
+            state["replication_key_value"] = bookmark.isoformat()
+
+    def _read_windows(self, context: Context, windows: list[Window]) -> Iterable[dict[str, Any]]:
+        """Read the windows in order, writing STATE after each one."""
         for number, window in enumerate(windows, start=1):
             self.logger.info(
                 "%s: reading %s (window %d of %d, %d rows per page).",

@@ -212,3 +212,30 @@ def test_page_size_above_max_page_size_is_lowered_with_a_warning(
     for stream in STREAMS:
         expected = expected_records(server.config, stream, [ACCOUNT_A], days_ago(3), utc_today())
         assert sorted(result.records[stream], key=lambda r: key(stream, r)) == expected
+
+
+def test_a_bookmark_does_not_move_back_when_the_days_after_it_have_no_rows(
+    start_standin: StartStandin,
+) -> None:
+    # The stand-in's data ends five days ago: nothing newer exists.
+    server = start_standin(today=days_ago(5), accounts=[ACCOUNT_A])
+    bookmark = days_ago(2).isoformat()
+    state = {
+        "bookmarks": {
+            stream: {
+                "partitions": [
+                    {
+                        "context": {"account_id": ACCOUNT_A},
+                        "replication_key": "date",
+                        "replication_key_value": bookmark,
+                    }
+                ]
+            }
+            for stream in STREAMS
+        }
+    }
+    config = tap_config(server.url, account_ids=[ACCOUNT_A], lookback_days=1)
+    result = sync(config, state=state)
+    assert all(not records for records in result.records.values())
+    for stream in STREAMS:
+        assert bookmarks(result.final_state, stream) == {ACCOUNT_A: bookmark}
