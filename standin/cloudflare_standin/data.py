@@ -70,9 +70,7 @@ def account_videos(seed: int, account: str, videos: int) -> AccountVideos:
     ranks = list(range(len(uids)))
     rng.shuffle(ranks)
     weights = tuple(1.0 / (rank + 1) ** 1.1 for rank in ranks)
-    creators = tuple(
-        0 if rng.random() < 0.4 else rng.randrange(1, len(CREATORS)) for _ in uids
-    )
+    creators = tuple(0 if rng.random() < 0.4 else rng.randrange(1, len(CREATORS)) for _ in uids)
     return AccountVideos(tuple(uids), weights, creators)
 
 
@@ -82,11 +80,11 @@ class DayData:
 
     date: str
     midnight: int  # epoch seconds of 00:00 UTC that day
-    keys: array  # packed finest key without the date
-    seconds: array  # second of the day of each row's event time
-    counts: array
-    sums: array | None
-    sample_intervals: array | None
+    keys: array[int]  # packed finest key without the date
+    seconds: array[int]  # second of the day of each row's event time
+    counts: array[int]
+    sums: array[int] | None
+    sample_intervals: array[float] | None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -109,7 +107,7 @@ class Layout:
     def decode(self, key: int) -> tuple[object, ...]:
         """Dimension values (uid first) of a packed key."""
         values: list[object] = []
-        for domain, radix in zip(reversed(self.domains), reversed(self.radices)):
+        for domain, radix in zip(reversed(self.domains), reversed(self.radices), strict=False):
             key, index = divmod(key, radix)
             values.append(domain[index])
         values.reverse()
@@ -152,7 +150,9 @@ def _generate_day(
     for domain in domains[:-1] if is_minutes else domains:
         space *= len(domain)
     target = max(1, round(rows_per_day * rng.uniform(0.85, 1.15)))
-    day_weights = [0.0 if rng.random() < 0.15 else w * rng.uniform(0.5, 1.5) for w in videos.weights]
+    day_weights = [
+        0.0 if rng.random() < 0.15 else w * rng.uniform(0.5, 1.5) for w in videos.weights
+    ]
     total = sum(day_weights) or 1.0
     keys: list[int] = []
     for video, weight in enumerate(day_weights):

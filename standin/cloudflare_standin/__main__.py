@@ -1,0 +1,94 @@
+"""Command line: serve a stand-in until SIGTERM or SIGINT; the first stdout line is the URL."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .config import StandinConfig
+from .server import StandinServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cloudflare_standin",
+        description="Local stand-in of Cloudflare's GraphQL Analytics API (Stream datasets).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--accounts", required=True, help="comma-separated account tags")
+    parser.add_argument("--token", action="append", default=[], help="accepted API token")
+    parser.add_argument("--api-email", help="email of an accepted global API key")
+    parser.add_argument("--api-key", help="accepted global API key")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--today", type=datetime.date.fromisoformat, help="YYYY-MM-DD (UTC)")
+    parser.add_argument("--history-days", type=int, default=100)
+    parser.add_argument("--rows-per-day", type=int, default=300)
+    parser.add_argument("--videos", type=int, default=40)
+    parser.add_argument("--revision", type=int, default=0)
+    parser.add_argument("--max-page-size", type=int, default=10000)
+    parser.add_argument("--no-rate-limit", action="store_true")
+    parser.add_argument("--rate-limit-queries", type=int, default=300)
+    parser.add_argument("--rate-limit-window", type=float, default=300.0)
+    parser.add_argument("--rate-limit-lockout", type=float, default=300.0)
+    parser.add_argument("--rate-limit-mode", choices=("429", "200"), default="429")
+    parser.add_argument("--rate-limit-retry-after", action="store_true")
+    parser.add_argument("--log-file", help="append the request log here as JSON lines")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> StandinConfig:
+    """A StandinConfig from parsed command-line arguments."""
+    accounts = [tag.strip() for tag in args.accounts.split(",") if tag.strip()]
+    config = StandinConfig(
+        accounts=accounts,
+        seed=args.seed,
+        today=args.today,
+        history_days=args.history_days,
+        rows_per_day=args.rows_per_day,
+        videos=args.videos,
+        revision=args.revision,
+        tokens=dict.fromkeys(args.token),
+        max_page_size=args.max_page_size,
+        rate_limit_queries=None if args.no_rate_limit else args.rate_limit_queries,
+        rate_limit_window=args.rate_limit_window,
+        rate_limit_lockout=args.rate_limit_lockout,
+        rate_limit_mode=args.rate_limit_mode,
+        rate_limit_retry_after=args.rate_limit_retry_after,
+    )
+    if args.api_email or args.api_key:
+        if not (args.api_email and args.api_key):
+            raise SystemExit("--api-email and --api-key go together")
+        config.api_keys = {(args.api_email, args.api_key): None}
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until a signal; exit 0."""
+    args = _parser().parse_args(argv)
+    config = config_from_args(args)
+    if not config.tokens and not config.api_keys:
+        print("warning: no --token or --api-key given; every request will be refused",
+              file=sys.stderr)  # fmt: skip
+    server = StandinServer(config, host=args.host, port=args.port, log_path=args.log_file)
+    stop = threading.Event()
+
+    def on_signal(_number: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    url = server.start()
+    print(url, flush=True)
+    while not stop.wait(0.2):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Helpers for tests against a stand-in: example setup, query builders, HTTP helpers, fake clock."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .config import StandinConfig
+from .server import StandinServer
+
+if TYPE_CHECKING:
+    import requests
+
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+OTHER_ACCOUNT = "fedcba9876543210fedcba9876543210"
+TOKEN = "test-token-not-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TODAY = datetime.date(2026, 10, 1)
+
+FINEST = {
+    "videoPlaybackEventsAdaptiveGroups": [
+        "date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser",
+    ],
+    "videoBufferEventsAdaptiveGroups": [
+        "date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser",
+    ],
+    "videoQualityEventsAdaptiveGroups": [
+        "date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser",
+        "qualityResolution",
+    ],
+    "streamMinutesViewedAdaptiveGroups": [
+        "date", "uid", "clientCountryName", "mediaType", "creator",
+    ],
+}  # fmt: skip
+METRICS = {
+    "videoPlaybackEventsAdaptiveGroups": "count sum { timeViewedMinutes } avg { sampleInterval }",
+    "videoBufferEventsAdaptiveGroups": "count avg { sampleInterval }",
+    "videoQualityEventsAdaptiveGroups": "count avg { sampleInterval }",
+    "streamMinutesViewedAdaptiveGroups": "count sum { minutesViewed }",
+}
+TYPE_PREFIX = {
+    "videoPlaybackEventsAdaptiveGroups": "AccountVideoPlaybackEventsAdaptiveGroups",
+    "videoBufferEventsAdaptiveGroups": "AccountVideoBufferEventsAdaptiveGroups",
+    "videoQualityEventsAdaptiveGroups": "AccountVideoQualityEventsAdaptiveGroups",
+    "streamMinutesViewedAdaptiveGroups": "AccountStreamMinutesViewedAdaptiveGroups",
+}
+SETTINGS_QUERY = """query Settings($accountTag: string!) { viewer { accounts(filter: {accountTag: $accountTag}) { settings {
+  videoPlaybackEventsAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
+  videoBufferEventsAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
+  videoQualityEventsAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
+  streamMinutesViewedAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
+} } } }"""  # noqa: E501
+
+
+def dataset_query(
+    dataset: str, dimensions: list[str] | None = None, metrics: str | None = None
+) -> str:
+    """The tap's query shape for a dataset, with variables only."""
+    prefix = TYPE_PREFIX[dataset]
+    dims = FINEST[dataset] if dimensions is None else dimensions
+    selection = METRICS[dataset] if metrics is None else metrics
+    block = f"dimensions {{ {' '.join(dims)} }}" if dims else ""
+    return (
+        f"query CloudflareStream($accountTag: string!, $filter: {prefix}Filter_InputObject!, "
+        f"$limit: uint64!, $orderBy: [{prefix}OrderBy!]) {{ viewer {{ accounts(filter: "
+        f"{{accountTag: $accountTag}}) {{ {dataset}(filter: $filter, limit: $limit, "
+        f"orderBy: $orderBy) {{ {selection} {block} }} }} }} }}"
+    )
+
+
+def variables(flt: dict[str, Any], limit: int = 10000, order: list[str] | None = None,
+              account: str = ACCOUNT) -> dict[str, Any]:  # fmt: skip
+    """Variables of a dataset query."""
+    out: dict[str, Any] = {"accountTag": account, "filter": flt, "limit": limit}
+    if order is not None:
+        out["orderBy"] = order
+    return out
+
+
+def post(url: str, query: str, variables: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:  # fmt: skip
+    """POST a GraphQL request with the test token unless headers say otherwise."""
+    body: dict[str, Any] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    import requests  # only tests need it; not a dependency of the stand-in
+
+    return requests.post(url, json=body, headers=AUTH if headers is None else headers,
+                         timeout=kwargs.pop("timeout", 30), **kwargs)  # fmt: skip
+
+
+def rows_of(response: requests.Response, dataset: str) -> list[dict[str, Any]]:
+    """The dataset node's rows of a successful response."""
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["errors"] is None, body
+    rows: list[dict[str, Any]] = body["data"]["viewer"]["accounts"][0][dataset]
+    return rows
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def base_config(**overrides: Any) -> StandinConfig:
+    """A small, fast configuration with one token reading every account."""
+    settings: dict[str, Any] = {
+        "accounts": [ACCOUNT, OTHER_ACCOUNT],
+        "today": TODAY,
+        "tokens": {TOKEN: None},
+        "rows_per_day": 120,
+        "videos": 12,
+        "rate_limit_queries": None,
+    }
+    settings.update(overrides)
+    return StandinConfig(**settings)
+
+
+@contextmanager
+def running(config: StandinConfig) -> Iterator[StandinServer]:
+    """A started server for the duration of a with block."""
+    server = StandinServer(config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def seek_filter(
+    dimensions: list[str], start: str, end: str, last: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Window bounds plus an OR of seek prefixes strictly after `last` (a row's dimensions)."""
+    flt: dict[str, Any] = {"date_geq": start, "date_leq": end}
+    if last is not None:
+        branches = []
+        for depth, name in enumerate(dimensions):
+            branch = {prior: last[prior] for prior in dimensions[:depth]}
+            branch[f"{name}_gt"] = last[name]
+            branches.append(branch)
+        flt["OR"] = branches
+    return flt
