@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+import datetime
+import logging
+from collections.abc import Callable, Generator, Iterable
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
+import backoff
 import msgspec
 import requests
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform, StreamMap
+from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import GraphQLStream
 from typing_extensions import override
 
@@ -34,6 +39,7 @@ from tap_cloudflare_stream.responses import (
     error_messages,
 )
 from tap_cloudflare_stream.windows import Window
+from tap_cloudflare_stream.writer import RecordBufferingWriter
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -101,6 +107,10 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         self._page_size = 0
         self._window: Window | None = None
         self._last_page: tuple[requests.Response, Page] | None = None
+        # The record path (see _generate_record_messages): set once per run, page and date.
+        self._record_maps: list[tuple[str, StreamMap | None]] | None = None
+        self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
+        self._bookmarked_date: Any = None
 
     @property
     def cloudflare_tap(self) -> TapCloudflareStream:
@@ -164,8 +174,8 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
         # Every attempt, retries included, spends from the run's shared budget.
-        self.cloudflare_tap.budget.acquire()
-        return super()._request(prepared_request, context)
+        with self.cloudflare_tap.budget.request():
+            return super()._request(prepared_request, context)
 
     # Responses
 
@@ -175,14 +185,14 @@ class CloudflareStream(GraphQLStream[SeekToken]):
             raise classify(response, error_messages(response.content) or [], self.where)
         try:
             page = self._decoder.decode(response.content)
-        except msgspec.DecodeError:
-            msg = f"Cloudflare sent a broken (truncated or non-JSON) body for {self.where}"
-            raise CloudflareTransientError(msg, response) from None
-        except msgspec.ValidationError as exc:
+        except msgspec.ValidationError as exc:  # a DecodeError too: it must come first
             if messages := error_messages(response.content):
                 raise classify(response, messages, self.where) from None
             msg = f"Cloudflare sent an unexpected response for {self.where}: {exc}"
             raise CloudflareResponseError(msg) from None
+        except msgspec.DecodeError:
+            msg = f"Cloudflare sent a broken (truncated or non-JSON) body for {self.where}"
+            raise CloudflareTransientError(msg, response) from None
         if page.errors:
             raise classify(response, page.errors, self.where)
         if page.groups is None:
@@ -210,6 +220,8 @@ class CloudflareStream(GraphQLStream[SeekToken]):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        # One page is extracted at one moment: its records share one time_extracted.
+        self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
         return self._decoder.records(self._groups(response), self._account)
 
     def _last_key(self, response: requests.Response) -> tuple[Any, ...] | None:
@@ -220,11 +232,119 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         return len(self._groups(response))
 
     @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        try:
+            yield from super().request_records(context)
+        finally:
+            # The writer batches RECORD lines: they go out when a window's pages stop, however
+            # they stop (a STATE after the window would flush them too).
+            writer = self._tap.message_writer
+            if isinstance(writer, RecordBufferingWriter):
+                writer.flush()
+
+    @override
     def get_new_paginator(self) -> SeekPaginator:
         assert self._window is not None, "get_records sets the window"
+        self._bookmarked_date = None  # a new window (or account): bookmark its first record
         return SeekPaginator(self._window, self._page_size, self._last_key, self._rows_in)
 
+    # The record path. singer-sdk runs several generic steps for every record; for these
+    # records most are no-ops, and together they cost more than decoding the page. Each
+    # override below skips only a step that cannot change the output, and falls back to
+    # singer-sdk's own code whenever a configuration could make the step matter.
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
+        maps = self._record_maps
+        if maps is None:
+            maps = self._record_maps = self._lean_record_maps()
+        if not maps:  # deselected properties or type conformance: singer-sdk's full path
+            yield from super()._generate_record_messages(record)
+            return
+        # Records are built from the schema's own columns with typed values, every property
+        # is selected and type conformance is off, so selection and conformance are no-ops.
+        for alias, stream_map in maps:
+            mapped = record if stream_map is None else stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=self._time_extracted,
+                )
+
+    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None]]:
+        """The stream maps as (alias, map or None for a plain copy), or [] if not lean."""
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+            return []
+        if not all(self.mask[("properties", name)] for name in self.schema["properties"]):
+            return []
+        return [
+            (
+                stream_map.stream_alias,
+                None
+                if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+                else stream_map,
+            )
+            for stream_map in self.stream_maps
+        ]
+
+    @override
+    def _process_record(
+        self,
+        record: dict[str, Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # Without child streams this only copies the partition keys into the record, and
+        # records already carry their partition key, account_id.
+        if self.child_streams or (
+            partition_context and not partition_context.keys() <= record.keys()
+        ):
+            super()._process_record(record, child_context, partition_context)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        # Records come sorted by date, thousands per date: once a window has bookmarked a
+        # date, the same date again leaves the state as it is.
+        date = latest_record.get(self.replication_key or "")
+        if date is None or date != self._bookmarked_date:
+            super()._increment_stream_state(latest_record, context=context)
+            self._bookmarked_date = date
+
     # Retries
+
+    @override
+    def request_decorator(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # singer-sdk's decorator, without backoff's own log lines: each retry is logged once by
+        # backoff_handler, and giving up is the CLI's one ERROR line (tap.invoke), not a second.
+        return backoff.on_exception(
+            self.backoff_wait_generator,
+            (
+                ConnectionResetError,
+                RetriableAPIError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )(func)
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        # singer-sdk logs this at ERROR before re-raising; the error itself becomes the run's
+        # one ERROR line (tap.invoke), which names the account and stream.
+        if level > logging.DEBUG and message.startswith("An unhandled error occurred"):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
@@ -282,23 +402,23 @@ class CloudflareStream(GraphQLStream[SeekToken]):
     def _settings_request(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> dict[str, DatasetLimits]:
-        self.cloudflare_tap.budget.acquire()
-        response = self.requests_session.send(
-            self.authenticator(prepared_request), timeout=self.timeout
-        )
+        with self.cloudflare_tap.budget.request():
+            response = self.requests_session.send(
+                self.authenticator(prepared_request), timeout=self.timeout
+            )
         where = f"account {self._account}, settings"
         if response.status_code != HTTPStatus.OK:
             raise classify(response, error_messages(response.content) or [], where)
         try:
             limits, errors, data_present = decode_settings(response.content)
-        except msgspec.DecodeError:
-            msg = f"Cloudflare sent a broken body for {where}"
-            raise CloudflareTransientError(msg, response) from None
-        except msgspec.ValidationError as exc:
+        except msgspec.ValidationError as exc:  # a DecodeError too: it must come first
             if messages := error_messages(response.content):
                 raise classify(response, messages, where) from None
             msg = f"Cloudflare sent an unexpected settings response for {where}: {exc}"
             raise CloudflareResponseError(msg) from None
+        except msgspec.DecodeError:
+            msg = f"Cloudflare sent a broken body for {where}"
+            raise CloudflareTransientError(msg, response) from None
         if errors:
             raise classify(response, errors, where)
         if limits is None:

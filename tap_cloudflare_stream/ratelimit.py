@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 WINDOW_SECONDS = 300.0
 
@@ -15,6 +16,11 @@ class RequestBudget:
 
     Cloudflare counts queries per user over 5 minutes and locks a client out for 5 minutes once
     the budget is spent, so pacing ourselves is far cheaper than being refused.
+
+    Cloudflare counts a query when it arrives, some time after the tap sent it and before the
+    answer came back. A request sent through `request()` is therefore counted from when its
+    answer came back: a new request waits until that moment lies a whole window behind it, so
+    however long each request was in flight, Cloudflare's window holds no more than `limit`.
     """
 
     def __init__(
@@ -28,22 +34,45 @@ class RequestBudget:
         self.window = window
         self._clock = clock
         self._sleep = sleep
-        self._sent: collections.deque[float] = collections.deque()
+        # One [time] cell per request in the window, restamped when its answer arrives.
+        self._sent: collections.deque[list[float]] = collections.deque()
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
 
-    def acquire(self) -> None:
-        """Block until one more request fits in the budget, then count it."""
+    def acquire(self) -> list[float]:
+        """Block until one more request fits in the budget, then count it from now.
+
+        Returns the request's time cell, for `settle()`.
+        """
+        if self.limit <= 0:
+            return [0.0]
+        with self._lock:
+            now = self._clock()
+            while True:
+                while self._sent and self._sent[0][0] + self.window <= now:
+                    self._sent.popleft()
+                if len(self._sent) < self.limit:
+                    stamp = [now]
+                    self._sent.append(stamp)
+                    return stamp
+                deadline = self._sent[0][0] + self.window
+                self.waited_seconds += deadline - now
+                self._sleep(deadline - now)
+                # A clock that rounds (or a fake one) must not leave us just short of it.
+                now = max(self._clock(), deadline)
+
+    def settle(self, stamp: list[float]) -> None:
+        """Count an acquired request from now, when its answer (or failure) came back."""
         if self.limit <= 0:
             return
         with self._lock:
-            while True:
-                now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window:
-                    self._sent.popleft()
-                if len(self._sent) < self.limit:
-                    self._sent.append(now)
-                    return
-                wait = self._sent[0] + self.window - now
-                self.waited_seconds += wait
-                self._sleep(wait)
+            stamp[0] = max(stamp[0], self._clock())
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Acquire for one request, and count it from when it ends."""
+        stamp = self.acquire()
+        try:
+            yield
+        finally:
+            self.settle(stamp)

@@ -9,7 +9,6 @@ from typing import Any
 
 import requests
 from singer_sdk import Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 from typing_extensions import override
 
@@ -19,6 +18,7 @@ from tap_cloudflare_stream.ratelimit import RequestBudget
 from tap_cloudflare_stream.responses import DatasetLimits
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings, parse_settings
 from tap_cloudflare_stream.streams import DatasetStream
+from tap_cloudflare_stream.writer import RecordBufferingWriter
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
@@ -28,7 +28,7 @@ class TapCloudflareStream(Tap):
 
     name = "tap-cloudflare-stream"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = MsgSpecWriter
+    message_writer_class = RecordBufferingWriter  # msgspec, no flush per RECORD
 
     @cached_property
     def settings(self) -> TapSettings:

@@ -1,0 +1,1 @@
+"""Benchmark of the tap against a bare extractor, and of its request budget (`python -m bench`)."""

@@ -1,0 +1,334 @@
+"""Benchmark: the tap against a bare extractor, its requests, its memory, and its API budget.
+
+    python -m bench                 # from the project root, in the project's virtualenv
+    python -m bench --repeat 3      # best of three runs per extractor (less noise)
+
+A stand-in of Cloudflare's API runs in its own process with one account whose
+video_playback_events hold about 15,000 rows a day. Each extractor runs as its own process,
+writing to /dev/null; its CPU (user + sys) and peak RSS come from os.wait4, so the stand-in's
+CPU is never counted. The extractors:
+
+- tap: the real CLI, `tap-cloudflare-stream --config ... --catalog ...` (one stream selected);
+- bare (json): bench/bare_extractor.py, plain requests + json, the same queries and pages;
+- bare (msgspec): the same with msgspec's untyped JSON, a stricter floor.
+
+Each reads about 100,000 rows (7 days, one window) and about 1,000,000 rows (70 days, three
+windows), 10,000 rows a page. Requests are read from the stand-in's request log. Then a
+compressed-clock sync shows the request budget at work (bench/budget.py). Figures are printed
+and written to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import budget as budget_sim
+from bench.harness import ACCOUNT, ROOT, STREAM, TOKEN, StandinProcess, catalog, tap_command
+from bench.harness import tap_config as make_tap_config
+
+EXTRACTORS = ("tap", "bare (json)", "bare (msgspec)")
+_RECORD_COUNT = re.compile(rb'METRIC: \{"type":"counter","metric":"record_count","value":(\d+)')
+_BARE_COUNT = re.compile(rb"bare extractor: (\d+) rows")
+
+
+@dataclass
+class Run:
+    """One extractor process reading one range: its cost and its requests."""
+
+    extractor: str
+    size: str
+    rows: int
+    cpu_seconds: float
+    user_seconds: float
+    sys_seconds: float
+    peak_rss_mb: float
+    wall_seconds: float
+    data_requests: int
+    fewest_data_requests: int
+    other_requests: int
+    windows: int
+    rows_served: int
+
+    @property
+    def rows_per_cpu_second(self) -> float:
+        """Rows per CPU-second of the extractor's process."""
+        return self.rows / self.cpu_seconds
+
+
+def fewest_requests(entries: list[dict[str, Any]], page_size: int) -> tuple[int, int, int]:
+    """(fewest data requests, windows, rows served) for the data pages in `entries`.
+
+    A window of n rows needs ceil(n / page_size) pages, and when n is an exact multiple of the
+    page size (0 included) one more, the page that comes back short and says the window ended:
+    that is n // page_size + 1 in every case. Nothing can learn that a window ended with fewer.
+    """
+    rows: dict[tuple[str, str, str], int] = {}
+    for entry in entries:
+        if entry["kind"] == "data" and entry["status"] == 200:
+            window = entry["variables"]["filter"]
+            key = (entry["variables"]["accountTag"], window["date_geq"], window["date_leq"])
+            rows[key] = rows.get(key, 0) + entry["rows"]
+    return sum(n // page_size + 1 for n in rows.values()), len(rows), sum(rows.values())
+
+
+def measure(command: list[str], stderr_path: Path) -> tuple[resource.struct_rusage, float, bytes]:
+    """Run a process with stdout to /dev/null; return its rusage, wall seconds and stderr."""
+    with stderr_path.open("wb") as stderr, open(os.devnull, "wb") as devnull:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, stdout=devnull, stderr=stderr, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+    output = stderr_path.read_bytes()
+    if process.returncode != 0:
+        tail = output.decode(errors="replace")[-3000:]
+        raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{tail}")
+    return usage, wall, output
+
+
+def run_one(
+    *,
+    extractor: str,
+    size: str,
+    days: tuple[datetime.date, datetime.date],
+    standin: StandinProcess,
+    workdir: Path,
+    page_size: int,
+) -> Run:
+    """Run one extractor over one range of days and read its figures."""
+    first, last = days
+    if extractor == "tap":
+        config = workdir / "tap-config.json"
+        config.write_text(
+            json.dumps({**make_tap_config(standin.url, first, last), "page_size": page_size})
+        )
+        command = [
+            *tap_command(),
+            "--config",
+            str(config),
+            "--catalog",
+            str(workdir / "catalog.json"),
+        ]
+    else:
+        codec = "msgspec" if "msgspec" in extractor else "json"
+        command = [
+            sys.executable,
+            "-m",
+            "bench.bare_extractor",
+            "--url",
+            standin.url,
+            "--token",
+            TOKEN,
+            "--account",
+            ACCOUNT,
+            "--stream",
+            STREAM,
+            "--start",
+            first.isoformat(),
+            "--end",
+            last.isoformat(),
+            "--page-size",
+            str(page_size),
+            "--codec",
+            codec,
+        ]
+    before = standin.log_size()
+    usage, wall, stderr = measure(command, workdir / "stderr.log")
+    entries = standin.log_since(before)
+    counts = _RECORD_COUNT if extractor == "tap" else _BARE_COUNT
+    rows = sum(int(n) for n in counts.findall(stderr))
+    fewest, windows, served = fewest_requests(entries, page_size)
+    data = sum(1 for e in entries if e["kind"] == "data")
+    return Run(
+        extractor=extractor,
+        size=size,
+        rows=rows,
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
+        user_seconds=round(usage.ru_utime, 3),
+        sys_seconds=round(usage.ru_stime, 3),
+        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        wall_seconds=round(wall, 2),
+        data_requests=data,
+        fewest_data_requests=fewest,
+        other_requests=len(entries) - data,
+        windows=windows,
+        rows_served=served,
+    )
+
+
+def best(runs: list[Run]) -> dict[tuple[str, str], Run]:
+    """The run with the least CPU for each (extractor, size)."""
+    chosen: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        key = (run.extractor, run.size)
+        if key not in chosen or run.cpu_seconds < chosen[key].cpu_seconds:
+            chosen[key] = run
+    return chosen
+
+
+def table(chosen: dict[tuple[str, str], Run], sizes: list[str]) -> str:
+    """The side-by-side table."""
+    head = (
+        f"{'extractor':<15} {'rows':>10} {'CPU s':>7} {'rows/CPU-s':>11} {'peak RSS':>9} "
+        f"{'wall s':>7} {'data req':>9} {'fewest':>7} {'other req':>9} {'windows':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    for size in sizes:
+        for extractor in EXTRACTORS:
+            run = chosen[(extractor, size)]
+            lines.append(
+                f"{extractor:<15} {run.rows:>10,} {run.cpu_seconds:>7.2f} "
+                f"{run.rows_per_cpu_second:>11,.0f} {run.peak_rss_mb:>6.1f} MB "
+                f"{run.wall_seconds:>7.2f} {run.data_requests:>9} {run.fewest_data_requests:>7} "
+                f"{run.other_requests:>9} {run.windows:>7}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run_budget() -> dict[str, Any]:
+    """Run the compressed-clock budget simulation and print its figures."""
+    print()
+    print("Request budget on a compressed clock (bench/budget.py) ...", flush=True)
+    result = budget_sim.simulate()
+    print(
+        f"  requests_per_5_minutes {result.budget}; {result.accounts} accounts x "
+        f"{result.streams} streams on one token, page size {result.page_size}, "
+        "0-0.4 s in flight per request"
+    )
+    print(
+        f"  requests sent {result.requests} ({result.data_requests} data), rows "
+        f"{result.rows:,}; max in any {result.window_seconds:.0f} s: "
+        f"{result.max_in_any_window}; refusals: {result.refusals}; simulated duration "
+        f"{result.simulated_seconds:,.0f} s (tap waited {result.tap_waited_seconds:,.0f} s)"
+        f"{'' if result.error is None else '; ERROR: ' + result.error}"
+    )
+    return result.as_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write bench/results.json."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rows-per-day", type=int, default=15_000)
+    parser.add_argument("--days", type=int, default=70, help="days of the large run")
+    parser.add_argument("--small-days", type=int, default=7, help="days of the small run")
+    parser.add_argument("--page-size", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per extractor; best counts")
+    parser.add_argument("--skip-budget", action="store_true", help="skip the budget simulation")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args(argv)
+
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    large = (today - datetime.timedelta(days=args.days - 1), today)
+    small = (today - datetime.timedelta(days=args.small_days - 1), today)
+    ranges = {"100k": small, "1M": large}
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="tap-cloudflare-stream-bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "catalog.json").write_text(json.dumps(catalog(workdir)))
+        print(f"Starting the stand-in ({args.rows_per_day:,} rows a day) ...", flush=True)
+        standin = StandinProcess(args.rows_per_day, today, workdir / "requests.jsonl")
+        try:
+            standin.warm_up(*large)
+            for round_number in range(1, args.repeat + 1):
+                for size, days in ranges.items():
+                    for extractor in EXTRACTORS:
+                        print(f"  round {round_number}: {extractor}, {size} ...", flush=True)
+                        runs.append(
+                            run_one(
+                                extractor=extractor,
+                                size=size,
+                                days=days,
+                                standin=standin,
+                                workdir=workdir,
+                                page_size=args.page_size,
+                            )
+                        )
+        finally:
+            standin.stop()
+
+    chosen = best(runs)
+    for run in chosen.values():
+        if run.rows != run.rows_served:
+            raise SystemExit(f"{run.extractor} emitted {run.rows} rows of {run.rows_served}")
+    tap_big, tap_small = chosen[("tap", "1M")], chosen[("tap", "100k")]
+    ratio_json = tap_big.rows_per_cpu_second / chosen[("bare (json)", "1M")].rows_per_cpu_second
+    ratio_msgspec = (
+        tap_big.rows_per_cpu_second / chosen[("bare (msgspec)", "1M")].rows_per_cpu_second
+    )
+    tap_requests_ok = all(
+        chosen[("tap", size)].data_requests == chosen[("tap", size)].fewest_data_requests
+        for size in ranges
+    )
+
+    print()
+    print(
+        f"{STREAM}, 1 account, page size {args.page_size:,}, {args.rows_per_day:,} rows a day; "
+        f"best of {args.repeat}; stand-in in its own process; output to /dev/null"
+    )
+    print()
+    print(table(chosen, list(ranges)))
+    print(f"tap / bare (json)     rows per CPU-second, 1M rows: {ratio_json:.0%}  (target >= 60%)")
+    print(f"tap / bare (msgspec)  rows per CPU-second, 1M rows: {ratio_msgspec:.0%}")
+    print(
+        f"tap peak RSS: {tap_small.peak_rss_mb:.1f} MB at {tap_small.rows:,} rows, "
+        f"{tap_big.peak_rss_mb:.1f} MB at {tap_big.rows:,} rows  (target < 150 MB, flat)"
+    )
+    print(
+        f"tap data requests = fewest possible: {'yes' if tap_requests_ok else 'NO'} "
+        "(fewest = rows // page size + 1 per window: a window whose rows fill its last page "
+        "exactly needs one more, empty, page to learn that it ended); "
+        f"the tap's other request is its one settings query per account"
+    )
+
+    budget = None if args.skip_budget else run_budget()
+
+    results = {
+        "command": "python -m bench" + (f" --repeat {args.repeat}" if args.repeat > 1 else ""),
+        "date": today.isoformat(),
+        "environment": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "parameters": {
+            "stream": STREAM,
+            "rows_per_day": args.rows_per_day,
+            "days": {"100k": args.small_days, "1M": args.days},
+            "page_size": args.page_size,
+            "repeat": args.repeat,
+        },
+        "runs": [
+            {**asdict(run), "rows_per_cpu_second": round(run.rows_per_cpu_second)}
+            for run in chosen.values()
+        ],
+        "tap_vs_bare_json": round(ratio_json, 3),
+        "tap_vs_bare_msgspec": round(ratio_msgspec, 3),
+        "tap_requests_are_fewest_possible": tap_requests_ok,
+        "budget": budget,
+    }
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nFigures written to {args.output}")
+    ok = ratio_json >= 0.6 and tap_big.peak_rss_mb < 150 and tap_requests_ok
+    return 0 if ok and (budget is None or budget["ok"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

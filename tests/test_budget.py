@@ -1,0 +1,121 @@
+"""The client-side request budget keeps a big sync inside Cloudflare's query limit.
+
+Behaviour, not timing: the tap and the stand-in share a simulated clock (sleeps advance it,
+requests spend a random time in flight), and the stand-in enforces the limit and logs when each
+query arrived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import threading
+
+import pytest
+
+from tap_cloudflare_stream.client import CloudflareStream
+from tap_cloudflare_stream.ratelimit import RequestBudget
+from tap_cloudflare_stream.tap import TapCloudflareStream
+from tests.conftest import StartStandin
+from tests.standin import ACCOUNT_A, ACCOUNT_B, days_ago, tap_config, utc_today
+
+WINDOW = 300.0
+RATE_LIMITED = "rate limiter budget depleted"
+
+
+class FlightClock:
+    """A simulated monotonic clock; the stand-in's reads add a random 0..0.4 s in flight."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._random = random.Random(5)
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += max(0.0, seconds)
+
+    def in_flight(self) -> float:
+        with self._lock:
+            self.now += self._random.uniform(0.0, 0.4)
+            return self.now
+
+
+def most_in_any_window(times: list[float]) -> int:
+    ordered, most, first = sorted(times), 0, 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= WINDOW:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_a_sync_needing_several_budgets_is_paced_and_never_refused(
+    start_standin: StartStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budget = 40
+    clock = FlightClock()
+    server = start_standin(
+        clock=clock.in_flight,
+        rate_limit_queries=budget,
+        rate_limit_window=WINDOW,
+        rate_limit_lockout=300.0,
+    )
+    # A refusal ends the run at once instead of waiting out real-time backoff.
+    monkeypatch.setattr(CloudflareStream, "MAX_TRIES", 1)
+    config = tap_config(
+        server.url,
+        start_date=days_ago(9).isoformat(),
+        page_size=10,
+        requests_per_5_minutes=budget,
+    )
+    tap = TapCloudflareStream(config=config, validate_config=True)
+    # Every stream and account of the run spends from this one budget.
+    tap.__dict__["budget"] = RequestBudget(budget, WINDOW, clock=clock.time, sleep=clock.sleep)
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        tap.sync_all()
+
+    log = server.request_log
+    assert {e.variables.get("accountTag") for e in log} == {ACCOUNT_A, ACCOUNT_B}
+    assert len({e.dataset for e in log if e.kind == "data"}) == 4
+    assert len(log) > 3 * budget, "the run must need several budgets' worth of queries"
+    assert [e for e in log if RATE_LIMITED in (e.error or "")] == []
+    assert most_in_any_window([e.time for e in log]) <= budget
+    # It paced itself rather than finishing early: n requests need (n - 1) // budget windows.
+    assert log[-1].time - log[0].time >= WINDOW * ((len(log) - 1) // budget)
+    assert utc_today().isoformat() in {
+        e.variables["filter"]["date_leq"] for e in log if e.kind == "data"
+    }
+
+
+def test_a_request_counts_from_when_its_answer_came_back() -> None:
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    budget = RequestBudget(2, 10.0, clock=lambda: now[0], sleep=sleep)
+    with budget.request():
+        now[0] = 4.0  # four seconds in flight: Cloudflare may have counted it at 4
+    with budget.request():
+        now[0] = 5.0
+    budget.acquire()
+    # The first request ended at 4, so the third goes at 14 (not at 10, its send time + 10).
+    assert now[0] == 14.0
+    assert sleeps == [9.0]
+
+
+def test_a_zero_budget_never_waits() -> None:
+    def sleep(seconds: float) -> None:
+        raise AssertionError("slept")
+
+    budget = RequestBudget(0, clock=lambda: 0.0, sleep=sleep)
+    for _ in range(1000):
+        with budget.request():
+            pass

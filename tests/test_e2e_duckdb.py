@@ -1,0 +1,130 @@
+"""The demo's pipeline: real Meltano, tap-cloudflare-stream -> target-duckdb, twice.
+
+Runs `meltano --environment=demo run tap-cloudflare-stream target-duckdb` as ./scripts/demo
+does (API URL from TAP_CLOUDFLARE_STREAM_API_URL), into a temporary DuckDB file and with its
+own Meltano state, so the user's demo is left alone. Checks that every stand-in row arrives,
+with empty dimension values rendered as "(empty)" by the demo's stream maps (DuckDB's primary
+key refuses the NULL target-duckdb would make of them), and that a second, incremental run
+after Cloudflare revised recent days leaves one row per key with the revised values.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+from cloudflare_standin import StandinConfig, StandinServer
+
+from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins, windows_read
+from tests.standin import CONTRACT, STREAMS, expected_records, utc_today
+
+SCHEMA = "cloudflare_stream"
+EMPTY = "(empty)"
+
+
+def demo_tap_config() -> dict[str, Any]:
+    """The tap's config in meltano.yml's demo environment."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    demo = next(e for e in project["environments"] if e["name"] == "demo")
+    tap = next(
+        p for p in demo["config"]["plugins"]["extractors"] if p["name"] == "tap-cloudflare-stream"
+    )
+    return dict(tap["config"])
+
+
+def expected_rows(
+    config: StandinConfig, stream: str, first: datetime.date, last: datetime.date
+) -> set[tuple[Any, ...]]:
+    """The stand-in's rows as the demo loads them: empty strings rendered as "(empty)"."""
+    _, dimensions, metrics = CONTRACT[stream]
+    columns = ["account_id", "date", *(c for c, _ in dimensions), *(c for c, _ in metrics)]
+    rows = set()
+    for record in expected_records(config, stream, config.accounts, first, last):
+        values = [EMPTY if record[c] == "" else record[c] for c in columns]
+        rows.add(tuple(round(v, 9) if isinstance(v, float) else v for v in values))
+    return rows
+
+
+def loaded_rows(path: Path, stream: str) -> list[tuple[Any, ...]]:
+    """Every row of a table in the demo's DuckDB file."""
+    _, dimensions, metrics = CONTRACT[stream]
+    columns = ["account_id", "date", *(c for c, _ in dimensions), *(c for c, _ in metrics)]
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(f"SELECT {', '.join(columns)} FROM {SCHEMA}.{stream}").fetchall()
+    return [
+        tuple(
+            round(v, 9) if isinstance(v, float) else int(v) if isinstance(v, int) else v
+            for v in row
+        )
+        for row in rows
+    ]
+
+
+def assert_loaded(
+    path: Path, config: StandinConfig, first: datetime.date, last: datetime.date
+) -> None:
+    """Each table holds exactly the stand-in's rows, each once, none lost to empty values."""
+    for stream in STREAMS:
+        rows = loaded_rows(path, stream)
+        assert len(rows) == len(set(rows)), f"{stream}: duplicate rows"
+        want = expected_rows(config, stream, first, last)
+        assert any(EMPTY in row for row in want), f"{stream}: no empty values to test with"
+        assert set(rows) == want, (
+            f"{stream}: {len(want - set(rows))} rows missing, {len(set(rows) - want)} unexpected"
+        )
+
+
+def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_path: Path) -> None:
+    require_plugins("tap-cloudflare-stream", "target-duckdb")
+    demo = demo_tap_config()
+    today = utc_today() - datetime.timedelta(days=1)
+    start = today - datetime.timedelta(days=6)
+    config = StandinConfig(
+        accounts=list(demo["account_ids"]),
+        seed=5,
+        today=today,
+        rows_per_day=60,
+        videos=10,
+        tokens={demo["api_token"]: None},
+        rate_limit_queries=None,
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    with StandinServer(config) as server:
+        env = {
+            "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
+            "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            "TARGET_DUCKDB_PATH": str(warehouse),
+        }
+        pipeline = ("tap-cloudflare-stream", "target-duckdb")
+        args = ("--environment=demo", "run", "--no-install", *pipeline)
+
+        meltano_project.meltano(*args, env=env)
+        assert_loaded(warehouse, config, start, today)
+
+        config.revision += 1
+        config.today = today + datetime.timedelta(days=1)
+        log = meltano_project.meltano(*args, env=env)
+        resume = today - datetime.timedelta(days=int(demo.get("lookback_days", 2)))
+        assert set(windows_read(log)) == {f"{resume}..{utc_today()}"}, windows_read(log)
+        assert_loaded(warehouse, config, start, config.today)
+
+    # The demo's summary reads the same file and finds no duplicates.
+    summary = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/demo_summary.py"), "summary", "--db", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    assert "No duplicates" in summary.stdout
+    for stream in STREAMS:
+        assert stream in summary.stdout
+    state = meltano_project.state("demo", "demo:tap-cloudflare-stream-to-target-duckdb")
+    assert json.dumps(state).count(config.today.isoformat()) >= len(STREAMS) * len(config.accounts)

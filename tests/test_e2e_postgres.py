@@ -1,0 +1,219 @@
+"""End to end: real Meltano runs tap-cloudflare-stream into a real PostgreSQL server.
+
+`meltano --environment=test run tap-cloudflare-stream target-postgres` (MeltanoLabs'
+target-postgres) against the stand-in, three times in one test, with Meltano's state kept in
+the test's own system database between runs:
+
+1. a first full run: every table holds exactly the stand-in's rows, with the primary keys and
+   column types a warehouse user expects;
+2. a second run re-reads the lookback days: nothing changes, no duplicates;
+3. Cloudflare revises recent days and a new day arrives: the third run updates the revised rows
+   and adds the new day.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+from typing import Any
+
+from cloudflare_standin import StandinConfig, StandinServer
+
+from tests.fixtures_meltano import MeltanoProject, require_plugins, windows_read
+from tests.fixtures_pg import PostgresServer
+from tests.standin import ACCOUNT_A, ACCOUNT_B, CONTRACT, STREAMS, expected_records, utc_today
+
+ENVIRONMENT = "test"
+STATE_ID = "test:tap-cloudflare-stream-to-target-postgres"
+SCHEMA = "cloudflare_stream"
+TOKEN = "test-token"  # the test environment's api_token in meltano.yml
+LOOKBACK = 2
+INTEGER_TYPES = {"bigint", "integer", "smallint"}
+TEXT_TYPES = {"character varying", "text"}
+FLOAT_TYPES = {"double precision", "numeric", "real"}
+COUNT_COLUMNS = {"views", "buffer_events", "quality_changes", "events"}
+
+
+def columns_of(stream: str) -> list[str]:
+    """Every column of a stream, key columns first."""
+    _, dimensions, metrics = CONTRACT[stream]
+    return ["account_id", "date", *(c for c, _ in dimensions), *(c for c, _ in metrics)]
+
+
+def normalise(value: Any) -> Any:
+    """Comparable values: dates as ISO strings, numbers as rounded floats or ints."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal | float):
+        return round(float(value), 9)
+    return value
+
+
+def expected_rows(
+    config: StandinConfig, stream: str, first: datetime.date, last: datetime.date
+) -> set[tuple[Any, ...]]:
+    """The stand-in's truth for a stream over [first, last], as table rows."""
+    records = expected_records(config, stream, config.accounts, first, last)
+    columns = columns_of(stream)
+    return {tuple(normalise(r[c]) for c in columns) for r in records}
+
+
+def table_rows(pg: PostgresServer, database: str, stream: str) -> list[tuple[Any, ...]]:
+    """Every row of a loaded table (a list: duplicates would show)."""
+    columns = ", ".join(f'"{c}"' for c in columns_of(stream))
+    with pg.connect(database) as conn:
+        rows = conn.execute(f"SELECT {columns} FROM {SCHEMA}.{stream}").fetchall()
+    return [tuple(normalise(v) for v in row) for row in rows]
+
+
+def assert_tables_match(
+    pg: PostgresServer,
+    database: str,
+    config: StandinConfig,
+    first: datetime.date,
+    last: datetime.date,
+) -> dict[str, set[tuple[Any, ...]]]:
+    """Every table holds exactly the stand-in's rows over [first, last], each once."""
+    loaded: dict[str, set[tuple[Any, ...]]] = {}
+    for stream in STREAMS:
+        rows = table_rows(pg, database, stream)
+        unique = set(rows)
+        assert len(rows) == len(unique), f"{stream}: {len(rows) - len(unique)} duplicate rows"
+        want = expected_rows(config, stream, first, last)
+        assert want, f"{stream}: the stand-in has no rows over {first}..{last}"
+        missing_rows = want - unique
+        extra_rows = unique - want
+        assert not missing_rows, f"{stream}: {len(missing_rows)} rows missing, e.g. " + str(
+            sorted(missing_rows)[:2]
+        )
+        assert not extra_rows, f"{stream}: {len(extra_rows)} unexpected rows, e.g. " + str(
+            sorted(extra_rows)[:2]
+        )
+        loaded[stream] = unique
+    return loaded
+
+
+def assert_warehouse_schema(pg: PostgresServer, database: str) -> None:
+    """Primary keys as the streams declare them; dates as date, counts as integers."""
+    with pg.connect(database) as conn:
+        for stream in STREAMS:
+            _, dimensions, _ = CONTRACT[stream]
+            types: dict[str, str] = dict(
+                conn.execute(  # type: ignore[arg-type]
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = %s",
+                    (SCHEMA, stream),
+                ).fetchall()
+            )
+            assert set(columns_of(stream)) <= set(types), f"{stream}: columns {types}"
+            assert types["date"] == "date", f"{stream}.date is {types['date']}"
+            assert types["account_id"] in TEXT_TYPES
+            for column in columns_of(stream):
+                if column in COUNT_COLUMNS or column in {
+                    "time_viewed_minutes",
+                    "minutes_viewed",
+                    "quality_resolution",
+                }:
+                    assert types[column] in INTEGER_TYPES, f"{stream}.{column}: {types[column]}"
+            if "sample_interval" in types:
+                assert types["sample_interval"] in FLOAT_TYPES
+            for column, _ in dimensions:
+                if column != "quality_resolution":
+                    assert types[column] in TEXT_TYPES, f"{stream}.{column}: {types[column]}"
+
+            key = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT kcu.column_name FROM information_schema.table_constraints tc "
+                    "JOIN information_schema.key_column_usage kcu "
+                    "  ON kcu.constraint_name = tc.constraint_name "
+                    " AND kcu.table_schema = tc.table_schema "
+                    "WHERE tc.table_schema = %s AND tc.table_name = %s "
+                    "  AND tc.constraint_type = 'PRIMARY KEY' ORDER BY kcu.ordinal_position",
+                    (SCHEMA, stream),
+                ).fetchall()
+            ]
+            assert key == ["account_id", "date", *(c for c, _ in dimensions)], (stream, key)
+
+
+def bookmarks(state: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(stream, account) -> bookmark from Meltano's stored state."""
+    singer_state = state.get("singer_state", state)
+    found = {}
+    for stream, entry in singer_state.get("bookmarks", {}).items():
+        for partition in entry.get("partitions", []):
+            found[(stream, partition["context"]["account_id"])] = partition.get(
+                "replication_key_value"
+            )
+    return found
+
+
+def test_meltano_run_into_postgres(
+    meltano_project: MeltanoProject, postgres_server: PostgresServer, postgres_database: str
+) -> None:
+    require_plugins("tap-cloudflare-stream", "target-postgres")
+    today = utc_today() - datetime.timedelta(days=1)
+    start = today - datetime.timedelta(days=9)
+    config = StandinConfig(
+        accounts=[ACCOUNT_A, ACCOUNT_B],
+        seed=23,
+        today=today,
+        rows_per_day=30,
+        videos=8,
+        revised_days=3,
+        tokens={TOKEN: None},
+        rate_limit_queries=None,
+    )
+    with StandinServer(config) as server:
+        env = {
+            "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
+            "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
+            "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            "TAP_CLOUDFLARE_STREAM_LOOKBACK_DAYS": str(LOOKBACK),
+            "TAP_CLOUDFLARE_STREAM_PAGE_SIZE": "100",  # several pages per window
+            "TARGET_POSTGRES_HOST": postgres_server.host,
+            "TARGET_POSTGRES_PORT": str(postgres_server.port),
+            "TARGET_POSTGRES_USER": postgres_server.user,
+            "TARGET_POSTGRES_PASSWORD": postgres_server.password,
+            "TARGET_POSTGRES_DATABASE": postgres_database,
+        }
+
+        def run() -> str:
+            pipeline = ("run", "--no-install", "tap-cloudflare-stream", "target-postgres")
+            return meltano_project.meltano(f"--environment={ENVIRONMENT}", *pipeline, env=env)
+
+        # 1. First run: everything from start_date.
+        log = run()
+        assert postgres_server.password not in log, "the database password leaked into the log"
+        assert TOKEN not in log, "the API token leaked into the log"
+        assert set(windows_read(log)) == {f"{start}..{utc_today()}"}, windows_read(log)
+        first = assert_tables_match(postgres_server, postgres_database, config, start, today)
+        assert_warehouse_schema(postgres_server, postgres_database)
+        marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
+        assert marks == {(s, a): today.isoformat() for s in STREAMS for a in config.accounts}
+
+        # 2. Same data again: the run starts at bookmark - lookback and changes nothing.
+        log = run()
+        resume = today - datetime.timedelta(days=LOOKBACK)
+        assert set(windows_read(log)) == {f"{resume}..{utc_today()}"}, windows_read(log)
+        second = assert_tables_match(postgres_server, postgres_database, config, start, today)
+        assert second == first
+
+        # 3. Cloudflare revises recent days and a new day arrives.
+        config.revision += 1
+        config.today = today + datetime.timedelta(days=1)
+        assert config.today == utc_today()
+        log = run()
+        third = assert_tables_match(postgres_server, postgres_database, config, start, config.today)
+        for stream in STREAMS:
+            changed = first[stream] - third[stream]
+            assert changed, f"{stream}: the revision changed no row, so the test proves nothing"
+            revised_days = {row[1] for row in changed}
+            assert revised_days <= {
+                (config.today - datetime.timedelta(days=n)).isoformat() for n in range(3)
+            }, revised_days
+            new_day = {row for row in third[stream] if row[1] == config.today.isoformat()}
+            assert new_day, f"{stream}: the new day {config.today} was not loaded"
+        marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
+        assert set(marks.values()) == {config.today.isoformat()}
