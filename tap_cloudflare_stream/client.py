@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Callable, Generator, Iterable
 from functools import cached_property
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
 import backoff
-import msgspec
 import requests
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform, StreamMap
-from singer_sdk.singerlib import RecordMessage
-from singer_sdk.streams import GraphQLStream
 from typing_extensions import override
 
 from tap_cloudflare_stream.datasets import Dataset
 from tap_cloudflare_stream.errors import (
-    CloudflareAuthError,
     CloudflareRateLimitError,
     CloudflareResponseError,
-    CloudflareTransientError,
-    classify,
+    read_answer,
 )
 from tap_cloudflare_stream.pagination import SeekPaginator, SeekToken
 from tap_cloudflare_stream.queries import dataset_query, order_by, page_filter, settings_query
+from tap_cloudflare_stream.record_path import LeanRecordStream
 from tap_cloudflare_stream.responses import (
     DatasetLimits,
     DatasetPageDecoder,
-    Page,
     decode_settings,
-    error_messages,
 )
 from tap_cloudflare_stream.windows import Window
-from tap_cloudflare_stream.writer import RecordBufferingWriter
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -80,13 +69,11 @@ class CloudflareAuthenticator(APIAuthenticatorBase):
         self.auth_headers.update(headers)
 
 
-class CloudflareStream(GraphQLStream[SeekToken]):
+class CloudflareStream(LeanRecordStream):
     """Reads one dataset at its finest grain for each configured account."""
 
     replication_key = "date"
     is_sorted = True
-    # Pages are decoded into typed structs, so records already match the schema.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     # Retry policy (DECISIONS.md): faults retried from about a second, doubling; rate limits
     # honour Retry-After or wait a minute, so 8 tries outlast Cloudflare's 5-minute lockout.
@@ -106,11 +93,7 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         self._account = ""
         self._page_size = 0
         self._window: Window | None = None
-        self._last_page: tuple[requests.Response, Page] | None = None
-        # The record path (see _generate_record_messages): set once per run, page and date.
-        self._record_maps: list[tuple[str, StreamMap | None]] | None = None
-        self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
-        self._bookmarked_date: Any = None
+        self._last_page: tuple[requests.Response, list[Any]] | None = None
 
     @property
     def cloudflare_tap(self) -> TapCloudflareStream:
@@ -181,47 +164,19 @@ class CloudflareStream(GraphQLStream[SeekToken]):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        if response.status_code != HTTPStatus.OK:
-            raise classify(response, error_messages(response.content) or [], self.where)
-        try:
-            page = self._decoder.decode(response.content)
-        except msgspec.ValidationError as exc:  # a DecodeError too: it must come first
-            if messages := error_messages(response.content):
-                raise classify(response, messages, self.where) from None
-            msg = f"Cloudflare sent an unexpected response for {self.where}: {exc}"
-            raise CloudflareResponseError(msg) from None
-        except msgspec.DecodeError:
-            msg = f"Cloudflare sent a broken (truncated or non-JSON) body for {self.where}"
-            raise CloudflareTransientError(msg, response) from None
-        if page.errors:
-            raise classify(response, page.errors, self.where)
-        if page.groups is None:
-            raise self._missing_data_error(response, page)
-        self._last_page = (response, page)
-
-    def _missing_data_error(self, response: requests.Response, page: Page) -> Exception:
-        if page.data_present:
-            return CloudflareAuthError(
-                f"Cloudflare returned no account {self._account} for stream {self.name}: check "
-                "the account tag and that the credentials can read it (Account Analytics: Read)."
-            )
-        # `data: null` without errors is not an empty page; retry it, then fail.
-        return CloudflareTransientError(
-            f"Cloudflare answered without data or errors for {self.where}", response
-        )
+        # Decoded once here, inside the retried call, so that errors in an HTTP 200 are retried
+        # or fail like any other; parse_response and the paginator read the cached page.
+        self._last_page = (response, read_answer(response, self._decoder.decode, self.where))
 
     def _groups(self, response: requests.Response) -> list[Any]:
         if self._last_page is None or self._last_page[0] is not response:
             self.validate_response(response)
         assert self._last_page is not None
-        groups = self._last_page[1].groups
-        assert groups is not None
-        return groups
+        return self._last_page[1]
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        # One page is extracted at one moment: its records share one time_extracted.
-        self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
+        self.mark_extracted()
         return self._decoder.records(self._groups(response), self._account)
 
     def _last_key(self, response: requests.Response) -> tuple[Any, ...] | None:
@@ -232,89 +187,9 @@ class CloudflareStream(GraphQLStream[SeekToken]):
         return len(self._groups(response))
 
     @override
-    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        try:
-            yield from super().request_records(context)
-        finally:
-            # The writer batches RECORD lines: they go out when a window's pages stop, however
-            # they stop (a STATE after the window would flush them too).
-            writer = self._tap.message_writer
-            if isinstance(writer, RecordBufferingWriter):
-                writer.flush()
-
-    @override
     def get_new_paginator(self) -> SeekPaginator:
         assert self._window is not None, "get_records sets the window"
-        self._bookmarked_date = None  # a new window (or account): bookmark its first record
         return SeekPaginator(self._window, self._page_size, self._last_key, self._rows_in)
-
-    # The record path. singer-sdk runs several generic steps for every record; for these
-    # records most are no-ops, and together they cost more than decoding the page. Each
-    # override below skips only a step that cannot change the output, and falls back to
-    # singer-sdk's own code whenever a configuration could make the step matter.
-
-    @override
-    def _generate_record_messages(
-        self, record: dict[str, Any]
-    ) -> Generator[RecordMessage, None, None]:
-        maps = self._record_maps
-        if maps is None:
-            maps = self._record_maps = self._lean_record_maps()
-        if not maps:  # deselected properties or type conformance: singer-sdk's full path
-            yield from super()._generate_record_messages(record)
-            return
-        # Records are built from the schema's own columns with typed values, every property
-        # is selected and type conformance is off, so selection and conformance are no-ops.
-        for alias, stream_map in maps:
-            mapped = record if stream_map is None else stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=self._time_extracted,
-                )
-
-    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None]]:
-        """The stream maps as (alias, map or None for a plain copy), or [] if not lean."""
-        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
-            return []
-        if not all(self.mask[("properties", name)] for name in self.schema["properties"]):
-            return []
-        return [
-            (
-                stream_map.stream_alias,
-                None
-                if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
-                else stream_map,
-            )
-            for stream_map in self.stream_maps
-        ]
-
-    @override
-    def _process_record(
-        self,
-        record: dict[str, Any],
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        # Without child streams this only copies the partition keys into the record, and
-        # records already carry their partition key, account_id.
-        if self.child_streams or (
-            partition_context and not partition_context.keys() <= record.keys()
-        ):
-            super()._process_record(record, child_context, partition_context)
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: dict[str, Any], *, context: Context | None = None
-    ) -> None:
-        # Records come sorted by date, thousands per date: once a window has bookmarked a
-        # date, the same date again leaves the state as it is.
-        date = latest_record.get(self.replication_key or "")
-        if date is None or date != self._bookmarked_date:
-            super()._increment_stream_state(latest_record, context=context)
-            self._bookmarked_date = date
 
     # Retries
 
@@ -406,21 +281,4 @@ class CloudflareStream(GraphQLStream[SeekToken]):
             response = self.requests_session.send(
                 self.authenticator(prepared_request), timeout=self.timeout
             )
-        where = f"account {self._account}, settings"
-        if response.status_code != HTTPStatus.OK:
-            raise classify(response, error_messages(response.content) or [], where)
-        try:
-            limits, errors, data_present = decode_settings(response.content)
-        except msgspec.ValidationError as exc:  # a DecodeError too: it must come first
-            if messages := error_messages(response.content):
-                raise classify(response, messages, where) from None
-            msg = f"Cloudflare sent an unexpected settings response for {where}: {exc}"
-            raise CloudflareResponseError(msg) from None
-        except msgspec.DecodeError:
-            msg = f"Cloudflare sent a broken body for {where}"
-            raise CloudflareTransientError(msg, response) from None
-        if errors:
-            raise classify(response, errors, where)
-        if limits is None:
-            raise self._missing_data_error(response, Page(None, [], data_present))
-        return limits
+        return read_answer(response, decode_settings, f"account {self._account}, settings")

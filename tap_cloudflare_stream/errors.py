@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import TypeVar
 
+import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_cloudflare_stream.responses import Answer, error_messages
+
+T = TypeVar("T")
 
 # Cloudflare words rate limiting and overload in several ways, in any HTTP status
 # (graphql-api/limits and graphql-api/errors; an HTTP 200 carrying them was reported in 2026).
@@ -95,4 +102,33 @@ def classify(
     return CloudflareQueryError(
         f"Cloudflare rejected the query for {where}: {text}; "
         "check start_date, end_date and page_size, or report it if the settings look right."
+    )
+
+
+def read_answer(response: requests.Response, decode: Callable[[bytes], Answer[T]], where: str) -> T:
+    """Decode an answer, or raise what its status, body or errors mean; never an empty page."""
+    if response.status_code != HTTPStatus.OK:
+        raise classify(response, error_messages(response.content) or [], where)
+    try:
+        answer = decode(response.content)
+    except msgspec.ValidationError as exc:  # a DecodeError too: it must come first
+        if messages := error_messages(response.content):
+            raise classify(response, messages, where) from None
+        msg = f"Cloudflare sent an unexpected response for {where}: {exc}"
+        raise CloudflareResponseError(msg) from None
+    except msgspec.DecodeError:
+        msg = f"Cloudflare sent a broken (truncated or non-JSON) body for {where}"
+        raise CloudflareTransientError(msg, response) from None
+    if answer.errors:
+        raise classify(response, answer.errors, where)
+    if answer.content is not None:
+        return answer.content
+    if answer.data_present:
+        raise CloudflareAuthError(
+            f"Cloudflare returned no account for {where}: check the account tag and that the "
+            "credentials can read it (Account Analytics: Read)."
+        )
+    # `data: null` without errors is not an empty page: retry it, then fail.
+    raise CloudflareTransientError(
+        f"Cloudflare answered without data or errors for {where}", response
     )

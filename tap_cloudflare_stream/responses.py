@@ -5,11 +5,13 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from tap_cloudflare_stream.datasets import Dataset
+
+T = TypeVar("T")
 
 _PY_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float}
 
@@ -38,10 +40,10 @@ class DatasetLimits(msgspec.Struct, rename="camel"):
 
 
 @dataclass
-class Page:
-    """A decoded answer: the groups of one page, or the error messages it carried."""
+class Answer(Generic[T]):
+    """A decoded answer: its content (None without data or account), and its error messages."""
 
-    groups: list[Any] | None
+    content: T | None
     errors: list[str]
     data_present: bool
 
@@ -94,16 +96,16 @@ class DatasetPageDecoder:
             *(f"dimensions.{f}" for f in dataset.key_fields)
         )
 
-    def decode(self, content: bytes) -> Page:
-        """Decode a body; raises msgspec.DecodeError or msgspec.ValidationError on a bad one."""
+    def decode(self, content: bytes) -> Answer[list[Any]]:
+        """Decode a page; raises msgspec.DecodeError or msgspec.ValidationError on a bad one."""
         body = self._decoder.decode(content)
         errors = [e.message for e in body.errors or []]
         if body.data is None:
-            return Page(None, errors, data_present=False)
+            return Answer(None, errors, data_present=False)
         accounts = body.data.viewer.accounts
         if not accounts:
-            return Page(None, errors, data_present=True)
-        return Page(getattr(accounts[0], self._node), errors, data_present=True)
+            return Answer(None, errors, data_present=True)
+        return Answer(getattr(accounts[0], self._node), errors, data_present=True)
 
     def seek_key(self, group: Any) -> tuple[Any, ...]:
         """The group's position in the total order the pages follow."""
@@ -138,13 +140,13 @@ class _SettingsBody(msgspec.Struct):
 _settings_decoder = msgspec.json.Decoder(_SettingsBody)
 
 
-def decode_settings(content: bytes) -> tuple[dict[str, DatasetLimits] | None, list[str], bool]:
-    """Decode a settings answer: limits per dataset node, error messages, whether data came."""
+def decode_settings(content: bytes) -> Answer[dict[str, DatasetLimits]]:
+    """Decode a settings answer: the limits per dataset node."""
     body = _settings_decoder.decode(content)
     errors = [e.message for e in body.errors or []]
     if body.data is None:
-        return None, errors, False
+        return Answer(None, errors, data_present=False)
     accounts = body.data.viewer.accounts
     if not accounts:
-        return None, errors, True
-    return accounts[0].settings or {}, errors, True
+        return Answer(None, errors, data_present=True)
+    return Answer(accounts[0].settings or {}, errors, data_present=True)

@@ -1,0 +1,120 @@
+"""A lean per-record path: singer-sdk's generic steps skipped where they cannot change output.
+
+singer-sdk runs several generic steps for every record (property selection, type conformance,
+partition keys, a bookmark update, a flush per message). For these records most are no-ops and
+together they cost more than decoding the page (see docs/performance.md). Each override below
+skips only a step that cannot change the output, and falls back to singer-sdk's own code
+whenever a configuration could make the step matter. They override protected singer-sdk
+methods, which is why singer-sdk is pinned to 0.54.x; tests/test_sync.py checks every row,
+bookmark and resume through them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Generator, Iterable
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform, StreamMap
+from singer_sdk.singerlib import RecordMessage
+from singer_sdk.streams import GraphQLStream
+from typing_extensions import override
+
+from tap_cloudflare_stream.pagination import SeekToken
+from tap_cloudflare_stream.writer import RecordBufferingWriter
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+
+class LeanRecordStream(GraphQLStream[SeekToken]):
+    """A GraphQL stream whose records are typed, sorted by date and carry their partition key."""
+
+    # Pages are decoded into typed structs, so records already match the schema.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._record_maps: list[tuple[str, StreamMap | None]] | None = None
+        self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
+        self._bookmarked_date: Any = None
+
+    def mark_extracted(self) -> None:
+        """A page was just read: its records share one time_extracted."""
+        self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self._bookmarked_date = None  # a new window or account: bookmark its first record
+        try:
+            yield from super().request_records(context)
+        finally:
+            # The writer batches RECORD lines: they go out when a window's pages stop, however
+            # they stop (a STATE after the window would flush them too).
+            writer = self._tap.message_writer
+            if isinstance(writer, RecordBufferingWriter):
+                writer.flush()
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
+        maps = self._record_maps
+        if maps is None:
+            maps = self._record_maps = self._lean_record_maps()
+        if not maps:  # deselected properties or type conformance: singer-sdk's full path
+            yield from super()._generate_record_messages(record)
+            return
+        # Every property is selected and conformance is off: selection and conformance are
+        # no-ops, and a plain copy map need not copy.
+        for alias, stream_map in maps:
+            mapped = record if stream_map is None else stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=self._time_extracted,
+                )
+
+    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None]]:
+        """The stream maps as (alias, map or None for a plain copy), or [] if not lean."""
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+            return []
+        if not all(self.mask[("properties", name)] for name in self.schema["properties"]):
+            return []
+        return [
+            (
+                stream_map.stream_alias,
+                None
+                if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+                else stream_map,
+            )
+            for stream_map in self.stream_maps
+        ]
+
+    @override
+    def _process_record(
+        self,
+        record: dict[str, Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # Without child streams this only copies the partition keys into the record, and
+        # records already carry theirs.
+        if self.child_streams or (
+            partition_context and not partition_context.keys() <= record.keys()
+        ):
+            super()._process_record(record, child_context, partition_context)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        # Records come sorted by date, thousands per date: once a window has bookmarked a
+        # date, the same date again leaves the state as it is.
+        date = latest_record.get(self.replication_key or "")
+        if date is None or date != self._bookmarked_date:
+            super()._increment_stream_state(latest_record, context=context)
+            self._bookmarked_date = date
