@@ -92,6 +92,7 @@ class CloudflareStream(LeanRecordStream):
         self._order_by = order_by(dataset)
         self._account = ""
         self._page_size = 0
+        self.rows_read = 0  # rows received for the current account, for progress lines
         self._window: Window | None = None
         self._last_page: tuple[requests.Response, list[Any]] | None = None
 
@@ -177,7 +178,9 @@ class CloudflareStream(LeanRecordStream):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         self.mark_extracted()
-        return self._decoder.records(self._groups(response), self._account)
+        groups = self._groups(response)
+        self.rows_read += len(groups)
+        return self._decoder.records(groups, self._account)
 
     def _last_key(self, response: requests.Response) -> tuple[Any, ...] | None:
         groups = self._groups(response)

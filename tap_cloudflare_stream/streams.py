@@ -83,19 +83,24 @@ class DatasetStream(CloudflareStream):
 
     def _read_windows(self, context: Context, windows: list[Window]) -> Iterable[dict[str, Any]]:
         """Read the windows in order, writing STATE after each one."""
+        self.rows_read = 0
         for number, window in enumerate(windows, start=1):
             self.logger.info(
-                "%s: reading %s (window %d of %d, %d rows per page).",
+                "%s: reading %s (window %d of %d, %d rows per page; %d rows so far).",
                 self.where,
                 window,
                 number,
                 len(windows),
                 self._page_size,
+                self.rows_read,
             )
             self._window = window
             yield from self.request_records(context)
             # A STATE message per window, so an interrupted run resumes near where it stopped.
             self._write_state_message()
+        self.logger.info(
+            "%s: done, %d rows in %d windows.", self.where, self.rows_read, len(windows)
+        )
 
     def page_size_for(self, max_page_size: int) -> int:
         """The configured page size, lowered to the dataset's maxPageSize if above it."""
