@@ -54,6 +54,8 @@ def test_every_stream_delivers_exactly_the_rows_across_windows_accounts_and_tiny
 
     data = [e for e in server.request_log if e.kind == "data"]
     assert all(e.limit == 7 for e in data)
+    # Everything travels as GraphQL variables: the URL carries no query string.
+    assert {e.path for e in server.request_log} == {"/client/v4/graphql"}
     # Windows never wider than maxDuration, and records come out in date order per account.
     for entry in data:
         start = datetime.date.fromisoformat(entry.variables["filter"]["date_geq"])

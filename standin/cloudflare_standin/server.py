@@ -64,6 +64,7 @@ class RequestLogEntry:
     fault: str | None
     error: str | None
     credential: str
+    path: str = ""  # the request target as received, query string included
 
 
 @dataclass
@@ -174,7 +175,9 @@ class StandinServer:
         with self._lock:
             number = next(self._numbers)
         arrived = config.clock()
-        entry = RequestLogEntry(number, arrived, None, "other", {}, None, 0, 0, None, None, "none")
+        entry = RequestLogEntry(
+            number, arrived, None, "other", {}, None, 0, 0, None, None, "none", handler.path
+        )
         fault: Fault | None = None
         try:
             reply, fault = self._answer(handler, raw, entry)
