@@ -74,6 +74,9 @@ class CloudflareStream(LeanRecordStream):
 
     replication_key = "date"
     is_sorted = True
+    # A redirect to another host would carry X-Auth-Key along (requests strips only
+    # Authorization): a 3xx is reported as a wrong api_url instead.
+    allow_redirects = False
 
     # Retry policy (DECISIONS.md): faults retried from about a second, doubling; rate limits
     # honour Retry-After or wait a minute, so 8 tries outlast Cloudflare's 5-minute lockout.
@@ -264,7 +267,7 @@ class CloudflareStream(LeanRecordStream):
         account = context["account_id"]
         cache = self.cloudflare_tap.limits_cache
         if account not in cache:
-            datasets = [stream.dataset for stream in self.cloudflare_tap.dataset_streams]
+            datasets = [s.dataset for s in self.cloudflare_tap.dataset_streams if s.selected]
             payload = {"query": settings_query(datasets), "variables": {"accountTag": account}}
             request = self.build_prepared_request(
                 method="POST", url=self.get_url(context), json=payload, headers=self.http_headers
@@ -282,6 +285,8 @@ class CloudflareStream(LeanRecordStream):
     ) -> dict[str, DatasetLimits]:
         with self.cloudflare_tap.budget.request():
             response = self.requests_session.send(
-                self.authenticator(prepared_request), timeout=self.timeout
+                self.authenticator(prepared_request),
+                timeout=self.timeout,
+                allow_redirects=self.allow_redirects,
             )
         return read_answer(response, decode_settings, f"account {self._account}, settings")

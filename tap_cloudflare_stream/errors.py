@@ -32,6 +32,7 @@ AUTH_MARKERS = (
     "authentication",
     "forbidden",
 )
+MAX_RETRY_AFTER_SECONDS = 330.0
 AUTH_FIX = (
     "check api_token (it needs the Account Analytics: Read permission for this account) "
     "or api_email/api_key"
@@ -72,9 +73,11 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
         return None
     value = response.headers.get("Retry-After", "")
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    # Cloudflare's lockout lasts 5 minutes: a larger value is a proxy's mistake, not a plan.
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
 def classify(
@@ -93,12 +96,24 @@ def classify(
             response,
             retry_after_seconds(response),
         )
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR or any(m in lowered for m in TRANSIENT_MARKERS):
+    if (
+        status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        or status == HTTPStatus.REQUEST_TIMEOUT
+        or any(m in lowered for m in TRANSIENT_MARKERS)
+    ):
         return CloudflareTransientError(f"Cloudflare server error for {where}: {text}", response)
     if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN) or any(
         m in lowered for m in AUTH_MARKERS
     ):
         return CloudflareAuthError(f"Cloudflare refused {where}: {text}; {AUTH_FIX}.")
+    if status < HTTPStatus.BAD_REQUEST or status in (
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.METHOD_NOT_ALLOWED,
+    ):
+        return CloudflareQueryError(
+            f"api_url answered HTTP {status} {response.reason} for {where}: check api_url "
+            "(https://api.cloudflare.com/client/v4/graphql, or the final URL of a proxy)."
+        )
     return CloudflareQueryError(
         f"Cloudflare rejected the query for {where}: {text}; "
         "check start_date, end_date and page_size, or report it if the settings look right."

@@ -36,7 +36,7 @@ class DatasetLimits(msgspec.Struct, rename="camel"):
     max_page_size: int
     max_number_of_fields: int
     not_older_than: int
-    available_fields: list[str]
+    available_fields: list[str] = []
 
 
 @dataclass

@@ -16,6 +16,9 @@ DEFAULT_LOOKBACK_DAYS = 2
 DEFAULT_REQUESTS_PER_5_MINUTES = 300
 MAX_PAGE_SIZE = 10000
 ACCOUNT_TAG = re.compile(r"[0-9a-f]{32}")
+VISIBLE_ASCII = re.compile(r"[!-~]+")
+MAX_LOOKBACK_DAYS = 90
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -89,8 +92,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=DEFAULT_REQUESTS_PER_5_MINUTES,
         title="Requests per 5 minutes",
-        description="Client-side budget shared by every stream and account of a run, below "
-        "Cloudflare's limit of 300 queries per 5 minutes per user. 0 turns it off.",
+        description="Client-side budget shared by every stream and account of a run, at most "
+        "Cloudflare's limit of 300 queries per 5 minutes per user; lower it when other clients "
+        "use the same user. 0 turns it off.",
     ),
 ).to_dict()
 
@@ -163,10 +167,11 @@ def _account_ids(config: Mapping[str, Any]) -> tuple[str, ...]:
     for i, tag in enumerate(value):
         normalised = tag.strip().lower() if isinstance(tag, str) else ""
         if not ACCOUNT_TAG.fullmatch(normalised):
-            shown = repr(tag) if isinstance(tag, str) and len(tag) <= 64 else "value"
+            # The value is not echoed: a key pasted into the wrong setting must not be printed.
+            length = len(tag) if isinstance(tag, str) else 0
             raise SettingsError(
-                f"account_ids[{i}] {shown} is not a Cloudflare account tag: expected 32 "
-                "hexadecimal characters (the Account ID on the dashboard)."
+                f"account_ids[{i}] (a value of {length} characters) is not a Cloudflare account "
+                "tag: expected 32 hexadecimal characters (the Account ID on the dashboard)."
             )
         if normalised in tags:
             raise SettingsError(f"account_ids lists {normalised} twice: list each account once.")
@@ -174,17 +179,32 @@ def _account_ids(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def _credential(config: Mapping[str, Any], name: str) -> str | None:
+    value = _text(config, name)
+    if value is None:
+        return None
+    value = value.strip()
+    # A header must be visible ASCII; anything else would fail later in a traceback that
+    # quotes the header, secret included.
+    if not VISIBLE_ASCII.fullmatch(value):
+        raise SettingsError(
+            f"{name} contains spaces, line breaks or non-ASCII characters: paste it again "
+            "exactly as Cloudflare shows it."
+        )
+    return value
+
+
 def _auth_headers(config: Mapping[str, Any]) -> dict[str, str]:
-    token = _text(config, "api_token")
-    email = _text(config, "api_email")
-    key = _text(config, "api_key")
+    token = _credential(config, "api_token")
+    email = _credential(config, "api_email")
+    key = _credential(config, "api_key")
     if token and (email or key):
         raise SettingsError(
             "both api_token and api_email/api_key are set: keep one authentication method "
             "(api_token is recommended)."
         )
     if token:
-        return {"Authorization": f"Bearer {token.strip()}"}
+        return {"Authorization": f"Bearer {token}"}
     if key and not email:
         raise SettingsError(
             "api_key is set without api_email: set api_email to the e-mail of the user that "
@@ -196,7 +216,7 @@ def _auth_headers(config: Mapping[str, Any]) -> dict[str, str]:
             "api_token instead."
         )
     if email and key:
-        return {"X-Auth-Email": email.strip(), "X-Auth-Key": key.strip()}
+        return {"X-Auth-Email": email, "X-Auth-Key": key}
     raise SettingsError(
         "no credentials: set api_token (an API token with Account Analytics: Read), "
         "or api_email and api_key."
@@ -213,6 +233,12 @@ def _api_url(config: Mapping[str, Any]) -> str:
         )
     if parsed.query or parsed.username or parsed.password:
         raise SettingsError("api_url must not carry a query string or credentials.")
+    loopback = parsed.hostname in LOOPBACK_HOSTS or parsed.hostname.startswith("127.")
+    if parsed.scheme == "http" and not loopback:
+        raise SettingsError(
+            "api_url must use https (plain http would send the credentials in clear text); "
+            "http is accepted only for a local stand-in on this machine."
+        )
     return url
 
 
@@ -233,8 +259,11 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
             "after start_date, or leave it unset for today."
         )
     lookback_days = _integer(config, "lookback_days", DEFAULT_LOOKBACK_DAYS)
-    if lookback_days is None or lookback_days < 0:
-        raise SettingsError("lookback_days must be 0 or more (days re-read before the bookmark).")
+    if lookback_days is None or not 0 <= lookback_days <= MAX_LOOKBACK_DAYS:
+        raise SettingsError(
+            f"lookback_days must be between 0 and {MAX_LOOKBACK_DAYS} (days re-read before the "
+            "bookmark; Cloudflare keeps 90 days)."
+        )
     page_size = _integer(config, "page_size", None)
     if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
         raise SettingsError(

@@ -70,12 +70,13 @@ class DatasetStream(CloudflareStream):
         if not windows:
             self.logger.info("%s: nothing to read (%s is after %s).", self.where, first, last)
             return
-        if bookmark and first < bookmark:
+        if bookmark:
             # The lookback re-reads days below the bookmark on purpose. Lowering the bookmark to
             # where this run starts keeps singer-sdk's sort check meaningful, and a run that
-            # dies before its first record still resumes without a gap.
+            # dies before its first record still resumes without a gap. Written as a plain
+            # date, so that a date-time bookmark (set by hand, say) compares with record dates.
             state["replication_key"] = self.replication_key
-            state["replication_key_value"] = first.isoformat()
+            state["replication_key_value"] = min(first, bookmark).isoformat()
         yield from self._read_windows(context, windows)
         if bookmark and state.get("replication_key_value", "") < bookmark.isoformat():
             # Days past the old bookmark had no rows: keep it, or each run would start earlier.

@@ -9,7 +9,11 @@ from typing import Any
 
 import requests
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    InvalidStreamSortException,
+    RetriableAPIError,
+)
 from typing_extensions import override
 
 from tap_cloudflare_stream.datasets import DATASETS
@@ -81,10 +85,11 @@ class TapCloudflareStream(Tap):
             cls._fail(f"Gave up after {DatasetStream.MAX_TRIES} attempts: {exc} ({RESUME_HINT})")
         except requests.RequestException as exc:
             cls._fail(
-                f"Could not reach the API ({type(exc).__name__}) after "
-                f"{DatasetStream.MAX_TRIES} attempts: check api_url and the network "
+                f"Could not reach the API ({type(exc).__name__}): check api_url and the network "
                 f"({RESUME_HINT})"
             )
+        except InvalidStreamSortException as exc:
+            cls._fail(f"Rows came out of date order, please report it: {exc} ({RESUME_HINT})")
 
     @classmethod
     def _fail(cls, message: str) -> None:

@@ -31,8 +31,9 @@ class RecordBufferingWriter(MsgSpecWriter):
     @override
     def write_message(self, message: Message) -> None:
         pending = self._pending
-        self._encoder.encode_into(message.to_dict(), pending, -1)  # -1: append
-        pending.extend(b"\n")
+        # One append of a whole line: a STATE written from singer-sdk's SIGTERM handler
+        # between two appends would otherwise land inside this line.
+        pending += self._encoder.encode(message.to_dict()) + b"\n"
         if not isinstance(message, RecordMessage):
             self.flush()
         elif len(pending) >= self.BATCH_BYTES:

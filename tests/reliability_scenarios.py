@@ -253,7 +253,31 @@ SCENARIOS: tuple[Scenario, ...] = (
                 "negative_lookback",
                 "`lookback_days: -1`",
                 {"lookback_days": -1},
-                ("lookback_days", "0 or more"),
+                ("lookback_days", "between 0 and 90"),
+            ),
+            (
+                "lookback_too_large",
+                "`lookback_days: 400`",
+                {"lookback_days": 400},
+                ("lookback_days", "between 0 and 90"),
+            ),
+            (
+                "key_in_account_ids",
+                "the global API key pasted into `account_ids`",
+                {"account_ids": ["SECRET_KEY"]},
+                ("account_ids[0]", "32 hexadecimal"),
+            ),
+            (
+                "token_with_line_break",
+                "`api_token` pasted with a line break inside",
+                {"api_token": "WRONG_TOKEN\nSECRET_KEY"},
+                ("api_token", "line breaks"),
+            ),
+            (
+                "api_url_plain_http",
+                '`api_url: "http://api.example.com/graphql"` (not this machine)',
+                {"api_url": "http://api.example.com/graphql"},
+                ("api_url", "https"),
             ),
             ("page_size_zero", "`page_size: 0`", {"page_size": 0}, ("page_size", "between 1 and")),
             (

@@ -137,9 +137,13 @@ class SyncResult:
         return self.states[-1] if self.states else {}
 
 
-def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> SyncResult:
+def sync(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+) -> SyncResult:
     """Run a full sync in-process, reading the Singer messages it writes to stdout."""
-    tap = TapCloudflareStream(config=config, state=state, validate_config=True)
+    tap = TapCloudflareStream(config=config, state=state, catalog=catalog, validate_config=True)
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     with contextlib.redirect_stdout(stdout):
         tap.sync_all()

@@ -41,6 +41,9 @@ def _response(status: int, headers: dict[str, str] | None = None) -> requests.Re
         (200, "does not have access to the path", CloudflareAuthError),
         (400, 'unknown field "foo"', CloudflareQueryError),
         (400, "query time range is too large", CloudflareQueryError),
+        (408, "", CloudflareTransientError),
+        (404, "", CloudflareQueryError),
+        (302, "", CloudflareQueryError),
     ],
 )
 def test_classification(status: int, message: str, expected: type[Exception]) -> None:
@@ -61,3 +64,14 @@ def test_retry_after_is_read_from_the_header() -> None:
 def test_auth_errors_say_how_to_fix_them() -> None:
     error = classify(_response(403), ["not authorized for that account"], "account a")
     assert "Account Analytics: Read" in str(error)
+
+
+@pytest.mark.parametrize("status", [302, 404, 405])
+def test_a_wrong_api_url_is_named_as_such(status: int) -> None:
+    assert "check api_url" in str(classify(_response(status), [], "account a"))
+
+
+def test_retry_after_is_capped_near_the_five_minute_lockout() -> None:
+    error = classify(_response(429, {"Retry-After": "86400"}), [], "x")
+    assert isinstance(error, CloudflareRateLimitError)
+    assert error.retry_after == 330.0
