@@ -57,6 +57,17 @@ def error_messages(content: bytes) -> list[str] | None:
     return [e.message for e in envelope.errors or []]
 
 
+def _answer(body: Any, content_of: Callable[[Any], T]) -> Answer[T]:
+    """Unwrap data.viewer.accounts[0]: its content, or why there is none."""
+    errors = [e.message for e in body.errors or []]
+    if body.data is None:
+        return Answer(None, errors, data_present=False)
+    accounts = body.data.viewer.accounts
+    if not accounts:
+        return Answer(None, errors, data_present=True)
+    return Answer(content_of(accounts[0]), errors, data_present=True)
+
+
 class DatasetPageDecoder:
     """Decodes pages of one dataset straight into typed structs, and structs into records."""
 
@@ -85,7 +96,7 @@ class DatasetPageDecoder:
             [("data", data | None, None), ("errors", list[GraphQLError] | None, None)],
         )
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(body)
-        self._node = dataset.node
+        self._content_of: Callable[[Any], list[Any]] = operator.attrgetter(dataset.node)
         # One C-level call pulls a row's values in column order.
         paths = ["dimensions.date", *(f"dimensions.{d.field}" for d in dataset.dimensions)]
         paths += [m.field if m.block is None else f"{m.block}.{m.field}" for m in dataset.metrics]
@@ -98,14 +109,7 @@ class DatasetPageDecoder:
 
     def decode(self, content: bytes) -> Answer[list[Any]]:
         """Decode a page; raises msgspec.DecodeError or msgspec.ValidationError on a bad one."""
-        body = self._decoder.decode(content)
-        errors = [e.message for e in body.errors or []]
-        if body.data is None:
-            return Answer(None, errors, data_present=False)
-        accounts = body.data.viewer.accounts
-        if not accounts:
-            return Answer(None, errors, data_present=True)
-        return Answer(getattr(accounts[0], self._node), errors, data_present=True)
+        return _answer(self._decoder.decode(content), self._content_of)
 
     def seek_key(self, group: Any) -> tuple[Any, ...]:
         """The group's position in the total order the pages follow."""
@@ -142,11 +146,4 @@ _settings_decoder = msgspec.json.Decoder(_SettingsBody)
 
 def decode_settings(content: bytes) -> Answer[dict[str, DatasetLimits]]:
     """Decode a settings answer: the limits per dataset node."""
-    body = _settings_decoder.decode(content)
-    errors = [e.message for e in body.errors or []]
-    if body.data is None:
-        return Answer(None, errors, data_present=False)
-    accounts = body.data.viewer.accounts
-    if not accounts:
-        return Answer(None, errors, data_present=True)
-    return Answer(accounts[0].settings or {}, errors, data_present=True)
+    return _answer(_settings_decoder.decode(content), lambda account: account.settings or {})

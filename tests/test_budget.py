@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import random
-import threading
 
 import pytest
 
+from bench.budget import SimulatedClock, max_in_window
 from tap_cloudflare_stream.client import CloudflareStream
 from tap_cloudflare_stream.ratelimit import RequestBudget
 from tap_cloudflare_stream.tap import TapCloudflareStream
@@ -24,41 +23,11 @@ WINDOW = 300.0
 RATE_LIMITED = "rate limiter budget depleted"
 
 
-class FlightClock:
-    """A simulated monotonic clock; the stand-in's reads add a random 0..0.4 s in flight."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._random = random.Random(5)
-        self._lock = threading.Lock()
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += max(0.0, seconds)
-
-    def in_flight(self) -> float:
-        with self._lock:
-            self.now += self._random.uniform(0.0, 0.4)
-            return self.now
-
-
-def most_in_any_window(times: list[float]) -> int:
-    ordered, most, first = sorted(times), 0, 0
-    for last, moment in enumerate(ordered):
-        while moment - ordered[first] >= WINDOW:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
 def test_a_sync_needing_several_budgets_is_paced_and_never_refused(
     start_standin: StartStandin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     budget = 40
-    clock = FlightClock()
+    clock = SimulatedClock(max_latency=0.4, seed=5)
     server = start_standin(
         clock=clock.in_flight,
         rate_limit_queries=budget,
@@ -84,7 +53,7 @@ def test_a_sync_needing_several_budgets_is_paced_and_never_refused(
     assert len({e.dataset for e in log if e.kind == "data"}) == 4
     assert len(log) > 3 * budget, "the run must need several budgets' worth of queries"
     assert [e for e in log if RATE_LIMITED in (e.error or "")] == []
-    assert most_in_any_window([e.time for e in log]) <= budget
+    assert max_in_window([e.time for e in log], WINDOW) <= budget
     # It paced itself rather than finishing early: n requests need (n - 1) // budget windows.
     assert log[-1].time - log[0].time >= WINDOW * ((len(log) - 1) // budget)
     assert utc_today().isoformat() in {
