@@ -78,7 +78,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         default=DEFAULT_API_URL,
         title="API URL",
-        description="GraphQL endpoint; change it only for a proxy or the local stand-in.",
+        description="GraphQL endpoint (https; plain http only on this machine, for the local "
+        "stand-in). Change it only for a proxy or the stand-in.",
     ),
     th.Property(
         "page_size",

@@ -65,3 +65,13 @@ def test_about_lists_every_setting_and_marks_secrets(tmp_path: Path) -> None:
         assert properties[secret].get("secret") is True
     assert about["settings"]["required"] == ["account_ids"]
     assert "state" in about["capabilities"]
+
+
+def test_readme_settings_table_matches_about(tmp_path: Path) -> None:
+    about = _run("--about", "--format=markdown", tmp_path=tmp_path).splitlines()
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| Setting | Required |") :].split("\n\n", 1)[0].splitlines()
+    rows = [line for line in table[2:] if line.startswith("| ")]
+    assert len(rows) >= 10
+    for row in rows:
+        assert row in about, f"README's settings table is stale: {row[:60]}…"
