@@ -76,6 +76,14 @@ def tap_settings(url: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> CompressedClock:
+    """A compressed clock the tap's retry waits and request budget run on."""
+    fake = CompressedClock()
+    compress_time(monkeypatch, fake)
+    return fake
+
+
 def start(start_standin: StartStandin, **overrides: Any) -> Any:
     """A stand-in with 2-day windows, so a run has several windows and STATE messages."""
     options: dict[str, Any] = {
@@ -112,9 +120,8 @@ def test_a_transient_fault_is_retried_and_every_row_arrives(
     start_standin: StartStandin,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    clock: CompressedClock,
 ) -> None:
-    clock = CompressedClock()
-    compress_time(monkeypatch, clock)
     kind = scenario.fault
     assert kind is not None
     if scenario.id == "settings_500":
@@ -173,9 +180,8 @@ def test_a_lockout_is_waited_out_not_hammered(
     start_standin: StartStandin,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    clock: CompressedClock,
 ) -> None:
-    clock = CompressedClock()
-    compress_time(monkeypatch, clock)
     budget, lockout = 10, 300.0
     server = start(
         start_standin,
@@ -237,9 +243,8 @@ def test_a_failure_is_one_line_and_the_next_run_resumes_without_loss(
     start_standin: StartStandin,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    clock: CompressedClock,
 ) -> None:
-    clock = CompressedClock()
-    compress_time(monkeypatch, clock)
     tries = CloudflareStream.MAX_TRIES
     faults = []
     if scenario.fault is not None:
