@@ -10,33 +10,10 @@ from typing import Any
 import requests
 
 from cloudflare_standin import StandinConfig, StandinServer
+from cloudflare_standin.testing import ACCOUNT, FINEST, TODAY, dataset_query, seek_filter
 
-ACCOUNT = "0123456789abcdef0123456789abcdef"
-TODAY = datetime.date(2026, 10, 1)
-ORDER = ["date_ASC", "uid_ASC", "clientCountryName_ASC", "deviceType_ASC", "deviceOs_ASC",
-         "deviceBrowser_ASC"]  # fmt: skip
-DIMENSIONS = ["date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser"]
-QUERY = """query CloudflareStream($accountTag: string!,
-  $filter: AccountVideoPlaybackEventsAdaptiveGroupsFilter_InputObject!, $limit: uint64!,
-  $orderBy: [AccountVideoPlaybackEventsAdaptiveGroupsOrderBy!]) {
-  viewer { accounts(filter: {accountTag: $accountTag}) {
-    videoPlaybackEventsAdaptiveGroups(filter: $filter, limit: $limit, orderBy: $orderBy) {
-      count sum { timeViewedMinutes } avg { sampleInterval }
-      dimensions { date uid clientCountryName deviceType deviceOs deviceBrowser }
-  } } } }"""
-
-
-def seek_filter(start: str, end: str, last: dict[str, Any] | None) -> dict[str, Any]:
-    """Window bounds plus the OR of seek prefixes strictly after the last row's key."""
-    flt: dict[str, Any] = {"date_geq": start, "date_leq": end}
-    if last is not None:
-        branches = []
-        for depth, name in enumerate(DIMENSIONS):
-            branch = {prior: last[prior] for prior in DIMENSIONS[:depth]}
-            branch[f"{name}_gt"] = last[name]
-            branches.append(branch)
-        flt["OR"] = branches
-    return flt
+PLAYBACK = "videoPlaybackEventsAdaptiveGroups"
+ORDER = [f"{name}_ASC" for name in FINEST[PLAYBACK]]
 
 
 def main() -> int:
@@ -52,12 +29,12 @@ def main() -> int:
         total = 0
         for _ in range(pages):
             variables = {"accountTag": ACCOUNT, "limit": 10_000, "orderBy": ORDER,
-                         "filter": seek_filter(start, end, last)}  # fmt: skip
+                         "filter": seek_filter(FINEST[PLAYBACK], start, end, last)}  # fmt: skip
             began = time.perf_counter()
-            response = session.post(server.url, json={"query": QUERY, "variables": variables})
-            rows = response.json()["data"]["viewer"]["accounts"][0][
-                "videoPlaybackEventsAdaptiveGroups"
-            ]
+            response = session.post(
+                server.url, json={"query": dataset_query(PLAYBACK), "variables": variables}
+            )
+            rows = response.json()["data"]["viewer"]["accounts"][0][PLAYBACK]
             timings.append(time.perf_counter() - began)
             total += len(rows)
             if len(rows) < 10_000:
@@ -80,7 +57,7 @@ def server_day(config: StandinConfig, day: datetime.date) -> Any:
     from cloudflare_standin.data import STORE
     from cloudflare_standin.datasets import DATASETS
 
-    return STORE.day(config, ACCOUNT, DATASETS["videoPlaybackEventsAdaptiveGroups"], day)
+    return STORE.day(config, ACCOUNT, DATASETS[PLAYBACK], day)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .config import StandinConfig
+from .datasets import DATASETS
 from .server import StandinServer
 
 if TYPE_CHECKING:
@@ -19,39 +20,24 @@ TOKEN = "test-token-not-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 TODAY = datetime.date(2026, 10, 1)
 
-FINEST = {
-    "videoPlaybackEventsAdaptiveGroups": [
-        "date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser",
-    ],
-    "videoBufferEventsAdaptiveGroups": [
-        "date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser",
-    ],
-    "videoQualityEventsAdaptiveGroups": [
-        "date", "uid", "clientCountryName", "deviceType", "deviceOs", "deviceBrowser",
-        "qualityResolution",
-    ],
-    "streamMinutesViewedAdaptiveGroups": [
-        "date", "uid", "clientCountryName", "mediaType", "creator",
-    ],
-}  # fmt: skip
+# The tap's query shape for each dataset, from the stand-in's own dataset table.
+FINEST = {name: list(spec.finest_dimensions) for name, spec in DATASETS.items()}
 METRICS = {
-    "videoPlaybackEventsAdaptiveGroups": "count sum { timeViewedMinutes } avg { sampleInterval }",
-    "videoBufferEventsAdaptiveGroups": "count avg { sampleInterval }",
-    "videoQualityEventsAdaptiveGroups": "count avg { sampleInterval }",
-    "streamMinutesViewedAdaptiveGroups": "count sum { minutesViewed }",
+    name: " ".join(
+        ["count"]
+        + ([f"sum {{ {' '.join(spec.sum_metrics)} }}"] if spec.sum_metrics else [])
+        + (["avg { sampleInterval }"] if spec.has_avg else [])
+    )
+    for name, spec in DATASETS.items()
 }
-TYPE_PREFIX = {
-    "videoPlaybackEventsAdaptiveGroups": "AccountVideoPlaybackEventsAdaptiveGroups",
-    "videoBufferEventsAdaptiveGroups": "AccountVideoBufferEventsAdaptiveGroups",
-    "videoQualityEventsAdaptiveGroups": "AccountVideoQualityEventsAdaptiveGroups",
-    "streamMinutesViewedAdaptiveGroups": "AccountStreamMinutesViewedAdaptiveGroups",
-}
-SETTINGS_QUERY = """query Settings($accountTag: string!) { viewer { accounts(filter: {accountTag: $accountTag}) { settings {
-  videoPlaybackEventsAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
-  videoBufferEventsAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
-  videoQualityEventsAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
-  streamMinutesViewedAdaptiveGroups { enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields }
-} } } }"""  # noqa: E501
+TYPE_PREFIX = {name: spec.type_prefix for name, spec in DATASETS.items()}
+_SETTINGS_FIELDS = "enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields"
+SETTINGS_QUERY = (
+    "query Settings($accountTag: string!) { viewer { accounts(filter: {accountTag: $accountTag})"
+    " { settings { "
+    + " ".join(f"{name} {{ {_SETTINGS_FIELDS} }}" for name in DATASETS)
+    + " } } } }"
+)
 
 
 def dataset_query(
