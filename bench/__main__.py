@@ -38,6 +38,7 @@ from typing import Any
 from bench import budget as budget_sim
 from bench.harness import ACCOUNT, ROOT, STREAM, TOKEN, StandinProcess, catalog, tap_command
 from bench.harness import tap_config as make_tap_config
+from tap_cloudflare_stream.windows import utc_today
 
 EXTRACTORS = ("tap", "bare (json)", "bare (msgspec)")
 _RECORD_COUNT = re.compile(rb'METRIC: \{"type":"counter","metric":"record_count","value":(\d+)')
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
 
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = utc_today()
     large = (today - datetime.timedelta(days=args.days - 1), today)
     small = (today - datetime.timedelta(days=args.small_days - 1), today)
     ranges = {"100k": small, "1M": large}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench.harness import StandinProcess, catalog, tap_config
 from tap_cloudflare_stream.tap import TapCloudflareStream
+from tap_cloudflare_stream.windows import utc_today
 
 
 @contextlib.contextmanager
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows-per-day", type=int, default=15_000)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = utc_today()
     first = today - datetime.timedelta(days=args.days - 1)
     with tempfile.TemporaryDirectory(prefix="tap-cloudflare-stream-profile-") as tmp:
         workdir = Path(tmp)

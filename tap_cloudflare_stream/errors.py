@@ -67,10 +67,8 @@ class CloudflareResponseError(FatalAPIError, TapUserError):
     """The response has a shape the tap cannot read without losing rows."""
 
 
-def retry_after_seconds(response: requests.Response | None) -> float | None:
+def retry_after_seconds(response: requests.Response) -> float | None:
     """The Retry-After header in seconds, if present and numeric."""
-    if response is None:
-        return None
     value = response.headers.get("Retry-After", "")
     try:
         seconds = float(value)

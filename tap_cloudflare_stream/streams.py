@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_cloudflare_stream.client import CloudflareStream
-from tap_cloudflare_stream.windows import Window, oldest_readable_day, split_windows
+from tap_cloudflare_stream.windows import Window, oldest_readable_day, split_windows, utc_today
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
 
 class DatasetStream(CloudflareStream):
     """One Stream dataset as an incremental stream with a date bookmark per account."""
-
-    def utc_today(self) -> datetime.date:
-        """Today in UTC: Cloudflare's retention and the default end date count from it."""
-        return datetime.datetime.now(datetime.timezone.utc).date()
 
     def _first_day(self, bookmark: datetime.date | None, oldest: datetime.date) -> datetime.date:
         """Bookmark less lookback when there is state, else start_date, else the oldest day."""
@@ -59,7 +55,7 @@ class DatasetStream(CloudflareStream):
         self.warn_missing_fields(limits.available_fields)
         self._page_size = self.page_size_for(limits.max_page_size)
 
-        today = self.utc_today()
+        today = utc_today()
         oldest = oldest_readable_day(today, limits.not_older_than)
         last = min(settings.end_date or today, today)
         state = self.get_context_state(context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import sys
 from functools import cached_property
 from typing import Any
@@ -22,6 +21,7 @@ from tap_cloudflare_stream.ratelimit import RequestBudget
 from tap_cloudflare_stream.responses import DatasetLimits
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings, parse_settings
 from tap_cloudflare_stream.streams import DatasetStream
+from tap_cloudflare_stream.windows import utc_today
 from tap_cloudflare_stream.writer import RecordBufferingWriter
 
 RESUME_HINT = "the state written so far lets the next run resume"
@@ -37,8 +37,7 @@ class TapCloudflareStream(Tap):
     @cached_property
     def settings(self) -> TapSettings:
         """The validated settings."""
-        today = datetime.datetime.now(datetime.timezone.utc).date()
-        return parse_settings(self.config, today)
+        return parse_settings(self.config, utc_today())
 
     @cached_property
     def budget(self) -> RequestBudget:

@@ -19,6 +19,11 @@ class Window:
         return f"{self.first_day.isoformat()}..{self.last_day.isoformat()}"
 
 
+def utc_today() -> datetime.date:
+    """Today in UTC: Cloudflare's retention and the default end date count from it."""
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
 def oldest_readable_day(today: datetime.date, not_older_than_seconds: int) -> datetime.date:
     """The first full UTC day inside the retention: for 90 days, today - 89."""
     days = max(1, not_older_than_seconds // DAY_SECONDS)
