@@ -63,7 +63,6 @@ class TapCloudflareStream(Tap):
         # Our own checks run first: their messages name the setting and never echo a secret,
         # unlike a JSON-schema error, which prints the offending value.
         try:
-            self.__dict__.pop("settings", None)
             _ = self.settings
         except SettingsError as exc:
             if raise_errors:
