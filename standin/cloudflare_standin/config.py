@@ -92,7 +92,7 @@ class StandinConfig:
     video_bounds: str = "exclusive"  # how `start`/`end` compare: "exclusive" or "inclusive"
     video_created_precision: str = "seconds"  # or "microseconds"
     live_inputs: int = 2  # live inputs per account
-    storage_minutes_limit: int = 100_000  # totalStorageMinutesLimit
+    storage_minutes_limit: int = 1_000_000  # totalStorageMinutesLimit
     analytics_only_tokens: set[str] = field(default_factory=set)  # tokens without Stream: Read
     deleted_videos: set[tuple[str, str]] = field(default_factory=set)  # (account, uid)
     renamed_videos: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
