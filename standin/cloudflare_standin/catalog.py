@@ -11,6 +11,7 @@ library is the same in every process; tests change it only through `delete_video
 
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 import random
@@ -24,7 +25,7 @@ from .data import CREATORS, account_videos
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 LIBRARY_START = 1672531200  # 2023-01-01T00:00:00Z: the oldest upload
-LIBRARY_SPAN = 110_000_000  # seconds of uploads (about 3.5 years, to mid 2026)
+LIBRARY_SPAN = 80_000_000  # seconds of uploads, on average (about 2.5 years, to mid 2025)
 PAGE = 1000  # Cloudflare's page size: tie groups straddle its multiples from either end
 _MAX_BULK = 150  # largest random bulk-upload group (a tie group is at most 2 * 150 + 9)
 _BULK_SIZES = (2, 2, 3, 4, 5, 8, 12, 20, 40, 80, _MAX_BULK)
@@ -111,14 +112,15 @@ def _created_seconds(n: int, rng: random.Random) -> list[int]:
         for i in range(boundary - 4, boundary + 5):
             if 0 < i < n:
                 joined[i] = True
+    sizes = [size for size in _BULK_SIZES if size <= max(2, n // 10)]
     left = 0
     for i in range(1, n):
         if left > 0:
             joined[i] = True
             left -= 1
         elif rng.random() < 0.05:
-            left = rng.choice(_BULK_SIZES) - 1
-    gap = max(2, 2 * LIBRARY_SPAN // max(1, n))
+            left = rng.choice(sizes) - 1
+    gap = max(2, 2 * LIBRARY_SPAN // max(1, n - sum(joined)))
     second = LIBRARY_START
     out = []
     for i in range(n):
@@ -365,7 +367,7 @@ def storage_usage(config: StandinConfig, account: str, creator: str | None) -> d
 
 def expected_videos(config: StandinConfig, account: str) -> list[dict[str, Any]]:
     """Every current video of the account as Cloudflare's JSON, ascending by (created, uid)."""
-    return [body for _, _, body in current_library(config, account)]
+    return copy.deepcopy([body for _, _, body in current_library(config, account)])
 
 
 def expected_live_inputs(config: StandinConfig, account: str) -> list[dict[str, Any]]:
