@@ -131,16 +131,24 @@ def running(config: StandinConfig) -> Iterator[StandinServer]:
 
 
 def rest_get(
-    server: StandinServer,
+    server: StandinServer | str,
     path: str,
     params: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> requests.Response:
-    """GET a REST path under /client/v4 (e.g. f"accounts/{ACCOUNT}/stream") with the test token."""
+    """GET a REST path under /client/v4 (e.g. f"accounts/{ACCOUNT}/stream") with the test token.
+
+    `server` is a StandinServer or any URL of one (e.g. the GraphQL URL a process prints).
+    """
     import requests  # only tests need it; not a dependency of the stand-in
 
-    return requests.get(f"{server.rest_url}/{path.lstrip('/')}", params=params,
+    if isinstance(server, StandinServer):
+        base = server.rest_url
+    else:
+        parts = urllib.parse.urlsplit(server)
+        base = f"{parts.scheme}://{parts.netloc}/client/v4"
+    return requests.get(f"{base}/{path.lstrip('/')}", params=params,
                         headers=AUTH if headers is None else headers,
                         timeout=kwargs.pop("timeout", 30), **kwargs)  # fmt: skip
 

@@ -487,11 +487,9 @@ def test_delete_and_rename_through_the_admin_hook_of_a_process() -> None:
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
-        rest_url = url.removesuffix("/graphql")
 
         def listed() -> dict[str, dict[str, Any]]:
-            response = requests.get(f"{rest_url}/{VIDEOS}", headers=AUTH, timeout=10)
-            return {v["uid"]: v for v in body_of(response)["result"]}
+            return {v["uid"]: v for v in body_of(rest_get(url, VIDEOS))["result"]}
 
         config = base_config(accounts=[ACCOUNT], videos=40, catalog_unwatched=5)
         assert set(listed()) == {v["uid"] for v in expected_videos(config, ACCOUNT)}
@@ -505,8 +503,7 @@ def test_delete_and_rename_through_the_admin_hook_of_a_process() -> None:
         with pytest.raises(RuntimeError, match="has no video"):
             admin(url, "delete-video", account=ACCOUNT, uid=first)
         analytics_only = {"Authorization": f"Bearer {ANALYTICS_ONLY}"}
-        refused = requests.get(f"{rest_url}/{VIDEOS}", headers=analytics_only, timeout=10)
-        assert refused.status_code == 403
+        assert rest_get(url, VIDEOS, headers=analytics_only).status_code == 403
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
