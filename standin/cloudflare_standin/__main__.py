@@ -1,4 +1,8 @@
-"""Command line: serve a stand-in until SIGTERM or SIGINT; the first stdout line is the URL."""
+"""Command line: serve a stand-in until SIGTERM or SIGINT; the first stdout line is the URL.
+
+The URL is the GraphQL endpoint; the REST endpoints share its base (`.../client/v4/accounts/...`)
+and the catalog test hooks are `POST /__standin/delete-video` and `/__standin/rename-video`.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,19 @@ from .server import StandinServer
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m cloudflare_standin",
-        description="Local stand-in of Cloudflare's GraphQL Analytics API (Stream datasets).",
+        description="Local stand-in of Cloudflare's GraphQL Analytics API (Stream datasets) "
+        "and Stream's REST catalog.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--accounts", required=True, help="comma-separated account tags")
     parser.add_argument("--token", action="append", default=[], help="accepted API token")
+    parser.add_argument(
+        "--analytics-only-token",
+        action="append",
+        default=[],
+        help="accepted API token without Stream: Read (REST answers 403)",
+    )
     parser.add_argument("--api-email", help="email of an accepted global API key")
     parser.add_argument("--api-key", help="accepted global API key")
     parser.add_argument("--seed", type=int, default=7)
@@ -37,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit-lockout", type=float, default=300.0)
     parser.add_argument("--rate-limit-mode", choices=("429", "200"), default="429")
     parser.add_argument("--rate-limit-retry-after", action="store_true")
+    parser.add_argument("--catalog-unwatched", type=int, default=3,
+                        help="library videos without analytics, per account")  # fmt: skip
+    parser.add_argument("--catalog-gone", type=int, default=2,
+                        help="analytics videos missing from the library, per account")  # fmt: skip
+    parser.add_argument("--video-bounds", choices=("exclusive", "inclusive"), default="exclusive",
+                        help="how List videos compares start/after and end/before")  # fmt: skip
+    parser.add_argument("--video-created-precision", choices=("seconds", "microseconds"),
+                        default="seconds")  # fmt: skip
+    parser.add_argument("--live-inputs", type=int, default=2, help="live inputs per account")
+    parser.add_argument("--rest-rate-limit-requests", type=int, default=1200)
     parser.add_argument("--log-file", help="append the request log here as JSON lines")
     return parser
 
@@ -52,7 +73,14 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
         rows_per_day=args.rows_per_day,
         videos=args.videos,
         revision=args.revision,
-        tokens=dict.fromkeys(args.token),
+        tokens=dict.fromkeys([*args.token, *args.analytics_only_token]),
+        analytics_only_tokens=set(args.analytics_only_token),
+        catalog_unwatched=args.catalog_unwatched,
+        catalog_gone=args.catalog_gone,
+        video_bounds=args.video_bounds,
+        video_created_precision=args.video_created_precision,
+        live_inputs=args.live_inputs,
+        rest_rate_limit_requests=None if args.no_rate_limit else args.rest_rate_limit_requests,
         max_page_size=args.max_page_size,
         rate_limit_queries=None if args.no_rate_limit else args.rate_limit_queries,
         rate_limit_window=args.rate_limit_window,

@@ -26,6 +26,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "wrong_type",
     "bad_uid",
     "internal_200",
+    "success_false",
 )
 
 
@@ -35,12 +36,22 @@ class Fault:
 
     kind: str
     at: list[int] = field(default_factory=list)  # 1-based request numbers
-    dataset: str | None = None  # count and affect only requests for this dataset
+    # Count and affect only requests for this GraphQL dataset or REST resource (see REST_RESOURCES).
+    dataset: str | None = None
     seconds: float = 0.0  # delay for "slow"; Retry-After value for "429_retry_after"
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A rate-limit budget: requests per sliding window (None = unlimited), then a lockout."""
+
+    requests: int | None
+    window: float
+    lockout: float
 
 
 @dataclass
@@ -75,6 +86,36 @@ class StandinConfig:
     clock: Callable[[], float] = time.monotonic
     # Additions beyond the agreed interface:
     fast_path: bool = True  # False forces every query through the generic engine (tests)
+    # Stream's REST catalog (catalog.py, rest.py):
+    catalog_unwatched: int = 3  # library videos that have no analytics
+    catalog_gone: int = 2  # analytics videos no longer in the library (deleted before)
+    video_bounds: str = "exclusive"  # how `start`/`end` compare: "exclusive" or "inclusive"
+    video_created_precision: str = "seconds"  # or "microseconds"
+    live_inputs: int = 2  # live inputs per account
+    storage_minutes_limit: int = 1_000_000  # totalStorageMinutesLimit
+    analytics_only_tokens: set[str] = field(default_factory=set)  # tokens without Stream: Read
+    deleted_videos: set[tuple[str, str]] = field(default_factory=set)  # (account, uid)
+    renamed_videos: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (account, uid) -> (new meta.name, new modified as RFC 3339)
+    rest_rate_limit_requests: int | None = 1200  # REST budget per window and credential
+    rest_rate_limit_window: float = 300.0
+    rest_rate_limit_lockout: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.video_bounds not in ("exclusive", "inclusive"):
+            raise ValueError("video_bounds must be 'exclusive' or 'inclusive'")
+        if self.video_created_precision not in ("seconds", "microseconds"):
+            raise ValueError("video_created_precision must be 'seconds' or 'microseconds'")
+
+    def graphql_budget(self) -> Budget:
+        """The GraphQL query budget."""
+        return Budget(self.rate_limit_queries, self.rate_limit_window, self.rate_limit_lockout)
+
+    def rest_budget(self) -> Budget:
+        """The REST request budget (separate from GraphQL's)."""
+        return Budget(
+            self.rest_rate_limit_requests, self.rest_rate_limit_window, self.rest_rate_limit_lockout
+        )
 
     def current_day(self) -> datetime.date:
         """The server's "today" (UTC)."""

@@ -70,3 +70,28 @@ def fields_error(max_fields: int) -> StandinError:
 def no_access_error(path: str) -> StandinError:
     """A dataset the account may not query (settings say enabled: false)."""
     return StandinError(403, f"does not have access to the path {path}")
+
+
+# --- REST (v4) envelopes -------------------------------------------------------------------------
+
+REST_AUTH = (10000, "Authentication error")
+REST_RATE_LIMITED = (971, "Please wait and consider throttling your request speed")
+REST_NO_ROUTE = (7000, "No route for that URI")
+REST_INTERNAL = (10001, "Internal server error")  # the code is the stand-in's own
+REST_BUSY = (10001, BUSY)  # the code is the stand-in's own
+REST_BAD_PARAM = 10005  # the stand-in's code for a bad query parameter
+
+
+def rest_body(result: Any, **extra: Any) -> dict[str, Any]:
+    """A successful REST envelope."""
+    return {"success": True, "errors": [], "messages": [], "result": result, **extra}
+
+
+def rest_error_body(code: int, message: str) -> dict[str, Any]:
+    """A failed REST envelope: success false, result null, one error."""
+    return {
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+        "result": None,
+    }

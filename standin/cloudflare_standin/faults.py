@@ -10,13 +10,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Fault, StandinConfig
-from .errors import BUSY, INTERNAL, RATE_LIMITED, error_body, error_entry
+from .errors import (
+    BUSY,
+    INTERNAL,
+    RATE_LIMITED,
+    REST_AUTH,
+    REST_BUSY,
+    REST_INTERNAL,
+    REST_RATE_LIMITED,
+    error_body,
+    error_entry,
+    rest_body,
+    rest_error_body,
+)
 
 # Faults answered instead of the request (nothing is executed, no budget is spent).
 REPLACING = frozenset(
     {
         "500_html", "502_html", "503_html", "429", "429_retry_after", "ratelimit_200", "busy",
-        "busy_200", "data_null", "no_account", "internal_200",
+        "busy_200", "data_null", "no_account", "internal_200", "success_false",
     }
 )  # fmt: skip
 # Faults that damage a correct page's rows.
@@ -111,9 +123,47 @@ def replacing_response(fault: Fault) -> FaultResponse:
         return FaultResponse(200, {"data": None, "errors": None})
     if kind == "no_account":
         return FaultResponse(200, {"data": {"viewer": {"accounts": []}}, "errors": None})
-    if kind == "internal_200":
+    if kind in ("internal_200", "success_false"):
         return FaultResponse(200, {"data": None, "errors": [error_entry(INTERNAL)]})
     raise ValueError(f"{kind} is not a replacing fault")
+
+
+def rest_replacing_response(fault: Fault) -> FaultResponse:
+    """The response a replacing fault answers to a REST request (Cloudflare's v4 envelope)."""
+    kind = fault.kind
+    if kind.endswith("_html"):
+        return FaultResponse(int(kind[:3]), _html_page(int(kind[:3])))
+    if kind in ("429", "429_retry_after", "ratelimit_200"):
+        status = 200 if kind == "ratelimit_200" else 429
+        headers = {}
+        if kind == "429_retry_after":
+            headers["Retry-After"] = str(max(0, math.ceil(fault.seconds)))
+        return FaultResponse(status, rest_error_body(*REST_RATE_LIMITED), headers)
+    if kind in ("busy", "busy_200"):
+        return FaultResponse(503 if kind == "busy" else 200, rest_error_body(*REST_BUSY))
+    if kind == "data_null":
+        return FaultResponse(200, rest_body(None))
+    if kind == "no_account":
+        return FaultResponse(403, rest_error_body(*REST_AUTH))
+    if kind in ("internal_200", "success_false"):
+        return FaultResponse(200, rest_error_body(*REST_INTERNAL))
+    raise ValueError(f"{kind} is not a replacing fault")
+
+
+def mangle_items(kind: str, items: list[dict[str, Any]], key: str) -> None:
+    """Damage a correct REST result's items in place; `key` is the field the fault targets."""
+    if not items:
+        return
+    first = items[0]
+    if kind == "missing_field":
+        first.pop(key, None)
+    elif kind == "extra_field":
+        for item in items:
+            item["unexpected"] = 1
+    elif kind == "wrong_type":
+        first[key] = 12345 if isinstance(first.get(key), str) else "abc"
+    elif kind == "bad_uid" and "uid" in first:
+        first["uid"] = "not-a-uid!"
 
 
 def mangle_rows(kind: str, pages: list[list[dict[str, Any]]]) -> None:

@@ -1,4 +1,8 @@
-"""The HTTP side: endpoint, authentication, rate limiting, faults and the request log."""
+"""The HTTP side: endpoints, authentication, rate limiting, faults and the request log.
+
+GraphQL is `POST /client/v4/graphql`; Stream's REST catalog is `GET /client/v4/accounts/...`
+(rest.py); test hooks that change the catalog are `POST /__standin/...` from loopback only.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,38 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from graphql import DocumentNode, GraphQLError, parse
 
+from . import catalog, rest
 from .config import Fault, StandinConfig
-from .errors import RATE_LIMITED, UNAUTHORIZED, error_body, error_entry
+from .errors import (
+    RATE_LIMITED,
+    REST_AUTH,
+    REST_NO_ROUTE,
+    REST_RATE_LIMITED,
+    UNAUTHORIZED,
+    error_body,
+    error_entry,
+    rest_error_body,
+)
 from .execution import RequestContext, RequestShape, request_shape, run, validation_errors
-from .faults import MANGLING, REPLACING, FaultPlanner, mangle_rows, replacing_response
+from .faults import (
+    MANGLING,
+    REPLACING,
+    FaultPlanner,
+    FaultResponse,
+    mangle_items,
+    mangle_rows,
+    replacing_response,
+    rest_replacing_response,
+)
 from .ratelimit import RateLimiter
 
 try:
@@ -47,11 +72,19 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a b
 
 
 ENDPOINT = "/client/v4/graphql"
+ADMIN_PREFIX = "/__standin/"
+_LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+# The field a REST mangling fault damages, per resource.
+_MANGLED_FIELD = {"videos": "uid", "live_inputs": "uid", "storage_usage": "videoCount"}
 
 
 @dataclass
 class RequestLogEntry:
-    """One POST to the endpoint, as the server saw and answered it."""
+    """One API request (GraphQL POST or REST GET), as the server saw and answered it.
+
+    For REST: kind "rest", dataset the resource (videos, live_inputs, storage_usage),
+    variables the query parameters, limit the `limit` parameter, rows the items returned.
+    """
 
     number: int
     time: float
@@ -65,6 +98,7 @@ class RequestLogEntry:
     error: str | None
     credential: str
     path: str = ""  # the request target as received, query string included
+    method: str = "POST"
 
 
 @dataclass
@@ -96,6 +130,8 @@ class StandinServer:
         self._lock = threading.Lock()
         self._faults = FaultPlanner()
         self._limiter = RateLimiter()
+        self._rest_limiter = RateLimiter()  # Cloudflare's REST budget is separate from GraphQL's
+        self.rest_url = ""  # http://host:port/client/v4, the base of the REST endpoints
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -113,6 +149,7 @@ class StandinServer:
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self.url = f"http://{self.host}:{self.port}{ENDPOINT}"
+        self.rest_url = f"http://{self.host}:{self.port}/client/v4"
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -158,6 +195,19 @@ class StandinServer:
             self._numbers = itertools.count(1)
         self._faults.reset()
         self._limiter.reset()
+        self._rest_limiter.reset()
+
+    # --- catalog changes for tests -------------------------------------------------------------
+
+    def delete_video(self, account: str, uid: str) -> None:
+        """Delete a video from the account's library (KeyError when it has no such video)."""
+        with self._lock:
+            catalog.delete_video(self.config, account, uid)
+
+    def rename_video(self, account: str, uid: str, name: str, modified: str | None = None) -> None:
+        """Set a video's meta.name and modified (default now); KeyError when there is no video."""
+        with self._lock:
+            catalog.rename_video(self.config, account, uid, name, modified)
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -170,19 +220,35 @@ class StandinServer:
                 self._connections.discard(connection)
 
     def handle_post(self, handler: _Handler, raw: bytes) -> None:
-        """Answer one POST to the endpoint and log it."""
+        """Answer one POST to the GraphQL endpoint and log it."""
+        self._handle(handler, "POST", lambda entry: self._answer(handler, raw, entry))
+
+    def handle_rest(self, handler: _Handler) -> None:
+        """Answer one GET to a REST endpoint and log it."""
+        self._handle(handler, "GET", lambda entry: self._answer_rest(handler, entry))
+
+    def _handle(
+        self,
+        handler: _Handler,
+        method: str,
+        answer: Callable[[RequestLogEntry], tuple[_Reply, Fault | None]],
+    ) -> None:
         config = self.config
         with self._lock:
             number = next(self._numbers)
         arrived = config.clock()
         entry = RequestLogEntry(
-            number, arrived, None, "other", {}, None, 0, 0, None, None, "none", handler.path
-        )
+            number, arrived, None, "other", {}, None, 0, 0, None, None, "none", handler.path,
+            method,
+        )  # fmt: skip
         fault: Fault | None = None
         try:
-            reply, fault = self._answer(handler, raw, entry)
+            reply, fault = answer(entry)
         except Exception:  # a stand-in bug must still answer like Cloudflare would
-            reply = _json_reply(500, error_body("Internal server error"))
+            if method == "GET":
+                reply = _json_reply(500, rest_error_body(10001, "Internal server error"))
+            else:
+                reply = _json_reply(500, error_body("Internal server error"))
         entry.status = reply.status
         entry.error = entry.error or reply.error
         entry.fault = fault.kind if fault is not None else None
@@ -221,26 +287,16 @@ class StandinServer:
 
         fault = self._faults.decide(config, entry.number, shape.dataset)
         if fault is not None and fault.kind in REPLACING:
-            answer = replacing_response(fault)
-            if isinstance(answer.body, str):
-                html = answer.body.encode()
-                error = f"HTTP {answer.status} (html)"
-                return _Reply(
-                    answer.status, html, "text/html; charset=UTF-8", answer.headers, error
-                ), fault
-            errors = answer.body.get("errors")
-            reply = _json_reply(answer.status, answer.body, answer.headers)
-            reply.error = errors[0]["message"] if errors else None
-            return reply, fault
+            return _fault_reply(replacing_response(fault)), fault
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
 
-        credential, readable = self._authenticate(handler)
+        credential, readable, _ = self._authenticate(handler)
         entry.credential = credential
         if readable is False:
             return _error_reply(401, UNAUTHORIZED), fault
         now = config.clock()
-        left = self._limiter.lockout_left(config, credential, now)
+        left = self._limiter.lockout_left(config.graphql_budget(), credential, now)
         if left is not None:
             return self._rate_limited(handler, left), fault
         if syntax_error is not None or document is None:
@@ -254,14 +310,14 @@ class StandinServer:
         if errors:
             body = {"data": None, "errors": [error_entry(e.message) for e in errors]}
             return _json_reply(400, body, error=errors[0].message), fault
-        lockout = self._limiter.spend(config, credential, now, shape.queries)
+        lockout = self._limiter.spend(config.graphql_budget(), credential, now, shape.queries)
         if lockout is not None:
             return self._rate_limited(handler, lockout), fault
 
         ctx = RequestContext(
             config=config,
             readable_accounts=None if readable is True else readable,
-            budget_left=self._limiter.remaining(config, credential, now),
+            budget_left=self._limiter.remaining(config.graphql_budget(), credential, now),
         )
         outcome = run(document, variables, operation, ctx)
         entry.dataset = ctx.dataset or entry.dataset
@@ -275,8 +331,94 @@ class StandinServer:
         reply.error = errors_out[0]["message"] if errors_out else None
         return reply, fault
 
-    def _authenticate(self, handler: _Handler) -> tuple[str, list[str] | bool]:
-        """(non-secret credential label, readable accounts | True for all | False if refused)."""
+    def _answer_rest(
+        self, handler: _Handler, entry: RequestLogEntry
+    ) -> tuple[_Reply, Fault | None]:
+        config = self.config
+        target = urlsplit(handler.path)
+        params = rest.query_params(target.query)
+        entry.kind, entry.variables = "rest", dict(params)
+        raw_limit = params.get("limit", "")
+        entry.limit = int(raw_limit) if raw_limit.isdigit() else None
+        found = rest.route(target.path)
+        if found is None:
+            return _rest_error(404, *REST_NO_ROUTE), None
+        account, resource = found
+        entry.dataset = resource
+
+        fault = self._faults.decide(config, entry.number, resource)
+        if fault is not None and fault.kind in REPLACING:
+            return _fault_reply(rest_replacing_response(fault)), fault
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
+
+        credential, readable, stream_read = self._authenticate(handler)
+        entry.credential = credential
+        if readable is False:
+            return _rest_error(401, *REST_AUTH), fault
+        if (
+            not stream_read
+            or account not in config.accounts
+            or (readable is not True and account not in readable)
+        ):
+            return _rest_error(403, *REST_AUTH), fault
+        now = config.clock()
+        budget = config.rest_budget()
+        left = self._rest_limiter.lockout_left(budget, credential, now)
+        if left is None:
+            left = self._rest_limiter.spend(budget, credential, now, 1)
+        if left is not None:
+            headers = {}
+            if config.rate_limit_retry_after:
+                headers["Retry-After"] = str(max(1, math.ceil(left)))
+            status = 200 if config.rate_limit_mode == "200" else 429
+            return _rest_error(status, *REST_RATE_LIMITED, headers=headers), fault
+        try:
+            body, items = rest.answer(config, account, resource, params)
+        except rest.ParamError as exc:
+            return _rest_error(exc.status, exc.code, exc.message), fault
+        entry.rows = len(items)
+        if fault is not None and fault.kind in MANGLING:
+            mangle_items(fault.kind, items, _MANGLED_FIELD[resource])
+        return _json_reply(200, body), fault
+
+    def handle_admin(self, handler: _Handler, raw: bytes) -> None:
+        """A test hook: POST /__standin/delete-video or /__standin/rename-video (loopback only)."""
+        if handler.client_address[0] not in _LOOPBACK:
+            _admin_reply(handler, 403, "admin endpoints answer loopback clients only")
+            return
+        try:
+            payload = loads(raw)
+        except ValueError:
+            payload = None
+        action = handler.path.split("?", 1)[0][len(ADMIN_PREFIX) :]
+        fields = ("account", "uid", "name", "modified")
+        if not isinstance(payload, dict) or not all(
+            isinstance(payload.get(name), str) for name in fields[:2]
+        ):
+            _admin_reply(handler, 400, "expected a JSON object with account and uid")
+            return
+        try:
+            if action == "delete-video":
+                self.delete_video(payload["account"], payload["uid"])
+            elif action == "rename-video" and isinstance(payload.get("name"), str):
+                self.rename_video(
+                    payload["account"], payload["uid"], payload["name"], payload.get("modified")
+                )
+            else:
+                _admin_reply(handler, 404, "unknown admin action or missing name")
+                return
+        except KeyError as exc:
+            _admin_reply(handler, 404, str(exc.args[0]))
+            return
+        except ValueError:
+            _admin_reply(handler, 400, "modified must be an RFC 3339 date-time")
+            return
+        _admin_reply(handler, 200, "ok")
+
+    def _authenticate(self, handler: _Handler) -> tuple[str, list[str] | bool, bool]:
+        """(non-secret credential label, readable accounts | True for all | False if refused,
+        whether it has Stream: Read)."""
         config = self.config
         authorization = handler.headers.get("Authorization")
         if authorization is not None:
@@ -284,16 +426,18 @@ class StandinServer:
             if scheme.lower() == "bearer":
                 for index, (known, accounts) in enumerate(config.tokens.items(), start=1):
                     if token.strip() == known:
-                        return f"token#{index}", True if accounts is None else list(accounts)
-            return "unknown", False
+                        readable = True if accounts is None else list(accounts)
+                        return f"token#{index}", readable, known not in config.analytics_only_tokens
+            return "unknown", False, False
         email = handler.headers.get("X-Auth-Email")
         key = handler.headers.get("X-Auth-Key")
         if email is None and key is None:
-            return "none", False
+            return "none", False, False
         for index, ((known_email, known_key), accounts) in enumerate(config.api_keys.items(), 1):
             if email == known_email and key == known_key:
-                return f"key#{index}", True if accounts is None else list(accounts)
-        return "unknown", False
+                # A global API key has every permission of its user, Stream: Read included.
+                return f"key#{index}", True if accounts is None else list(accounts), True
+        return "unknown", False, False
 
     def _rate_limited(self, handler: _Handler, seconds_left: float) -> _Reply:
         config = self.config
@@ -346,6 +490,33 @@ def _error_reply(status: int, message: str) -> _Reply:
     return _json_reply(status, error_body(message), error=message)
 
 
+def _admin_reply(handler: _Handler, status: int, message: str) -> None:
+    """An admin hook's answer: {"ok": true} or {"ok": false, "error": message}."""
+    body = {"ok": True} if status == 200 else {"ok": False, "error": message}
+    handler._send_json(status, body)
+
+
+def _rest_error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> _Reply:
+    return _json_reply(status, rest_error_body(code, message), headers, error=message)
+
+
+def _fault_reply(answer: FaultResponse) -> _Reply:
+    """A replacing fault's response: an HTML page or a JSON body (GraphQL or REST)."""
+    if isinstance(answer.body, str):
+        html = answer.body.encode()
+        error = f"HTTP {answer.status} (html)"
+        return _Reply(answer.status, html, "text/html; charset=UTF-8", answer.headers, error)
+    errors = answer.body.get("errors")
+    reply = _json_reply(answer.status, answer.body, answer.headers)
+    if errors:
+        reply.error = errors[0]["message"]
+    elif answer.body.get("result", True) is None and "success" in answer.body:
+        reply.error = "result is null"
+    return reply
+
+
 class _HTTPServer(ThreadingHTTPServer):
     """Quiet about clients that hang up (timeouts in tests, dropped connections)."""
 
@@ -384,6 +555,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
+        if self.path.startswith(ADMIN_PREFIX):
+            self.standin.handle_admin(self, raw)
+            return
         if self.path.split("?", 1)[0] != ENDPOINT:
             self._plain(404, "Not Found")
             return
@@ -398,14 +572,26 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._plain(404, "Not Found")
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_post
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path.startswith(rest.REST_PREFIX):
+            self.standin.handle_rest(self)
+        else:
+            self._not_post()
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_post
 
     def _plain(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        body = dumps(error_body(message))
+        self._send_json(status, error_body(message), headers)
+
+    def _send_json(
+        self, status: int, value: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        body = dumps(value)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
+        for name, header in (headers or {}).items():
+            self.send_header(name, header)
         self.end_headers()
         self.wfile.write(body)

@@ -1,8 +1,13 @@
-"""Helpers for tests against a stand-in: example setup, query builders, HTTP helpers, fake clock."""
+"""Helpers for tests against a stand-in: example setup, query builders, HTTP helpers, fake clock,
+and the REST catalog's GET helper and test hooks (`rest_get`, `admin`)."""
 
 from __future__ import annotations
 
 import datetime
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -108,6 +113,7 @@ def base_config(**overrides: Any) -> StandinConfig:
         "rows_per_day": 120,
         "videos": 12,
         "rate_limit_queries": None,
+        "rest_rate_limit_requests": None,
     }
     settings.update(overrides)
     return StandinConfig(**settings)
@@ -122,6 +128,51 @@ def running(config: StandinConfig) -> Iterator[StandinServer]:
         yield server
     finally:
         server.stop()
+
+
+def rest_get(
+    server: StandinServer | str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> requests.Response:
+    """GET a REST path under /client/v4 (e.g. f"accounts/{ACCOUNT}/stream") with the test token.
+
+    `server` is a StandinServer or any URL of one (e.g. the GraphQL URL a process prints).
+    """
+    import requests  # only tests need it; not a dependency of the stand-in
+
+    if isinstance(server, StandinServer):
+        base = server.rest_url
+    else:
+        parts = urllib.parse.urlsplit(server)
+        base = f"{parts.scheme}://{parts.netloc}/client/v4"
+    return requests.get(f"{base}/{path.lstrip('/')}", params=params,
+                        headers=AUTH if headers is None else headers,
+                        timeout=kwargs.pop("timeout", 30), **kwargs)  # fmt: skip
+
+
+def admin(url: str, action: str, **fields: str) -> dict[str, Any]:
+    """Call a catalog test hook of a running stand-in (process or in-process) by its URL.
+
+    `url` is any URL of the server (e.g. the GraphQL endpoint the CLI prints); `action` is
+    `delete-video` (fields account, uid) or `rename-video` (account, uid, name, modified?).
+    Raises RuntimeError with the server's message when it refuses.
+    """
+    parts = urllib.parse.urlsplit(url)
+    request = urllib.request.Request(
+        f"{parts.scheme}://{parts.netloc}/__standin/{action}",
+        data=json.dumps(fields).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(json.loads(exc.read()).get("error", str(exc))) from None
+    return answer
 
 
 def seek_filter(
