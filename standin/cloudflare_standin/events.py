@@ -14,6 +14,7 @@ import random
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
+from typing import Any
 
 from .config import StandinConfig
 from .data import account_videos, live_input_uids
@@ -190,7 +191,7 @@ EVENTS = EventStore()
 def hourly_events(
     config: StandinConfig, account: str, dataset: str, start: datetime.datetime,
     end: datetime.datetime,
-) -> list[dict[str, object]]:  # fmt: skip
+) -> list[dict[str, Any]]:  # fmt: skip
     """Raw events in [start, end) before "now" as column -> value dicts (for references)."""
     names = COLUMNS[dataset]
     low, high = (int(_aware(moment).timestamp()) for moment in (start, end))

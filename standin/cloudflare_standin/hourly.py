@@ -218,9 +218,11 @@ def hourly_group_to_dict(
 ) -> dict[str, Any]:
     """A group shaped like the API's answer: dimensions block, count and metric blocks."""
     values, computed = group
-    out: dict[str, Any] = {
-        "dimensions": {f: format_dimension(f, v) for f, v in zip(dimensions, values, strict=True)}
-    }
+    out: dict[str, Any] = {}
+    if dimensions:  # the API's answer has no dimensions block when none is selected
+        out["dimensions"] = {
+            f: format_dimension(f, v) for f, v in zip(dimensions, values, strict=True)
+        }
     for field in metrics:
         block, _, leaf = field.partition(".")
         if leaf:
