@@ -39,7 +39,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _CMCD_COUNTRIES = ("US",) * 6 + ("GB",) * 3 + ("DE", "DE", "FR", "IN", "BR", "JP", "", "XX")
 _LADDER_KBPS = (400, 800, 1500, 3000, 6000)
 _STEPS = (2, 4, 6)  # seconds between a session's CMCD requests (segment length)
-_GOPS = (2.0, 4.0, 4.0, 6.0)  # an input-hour's usual GOP; 3% of segments are twice as long
+_GOPS = (4.0, 6.0, 6.0, 8.0)  # an input-hour's usual GOP; 3% of segments are twice as long
 _INPUT_BITRATES = (2_500_000, 4_500_000, 8_000_000)  # bits per second
 _HOUR = 3600
 _MAX_CACHED_HOURS = 20_000
@@ -50,11 +50,11 @@ def stream_type(video_id: str) -> str:
     return "l" if int(video_id[:2], 16) % 4 == 0 else "v"
 
 
-def event_code(gop_duration: float, ratio: float) -> str:
+def event_code(gop_duration: float, usual_gop: float, ratio: float) -> str:
     """A segment's eventCode, from its values: slow_upload, long_gop or ok."""
     if ratio > 1.0:
         return "slow_upload"
-    return "long_gop" if gop_duration >= 8.0 else "ok"
+    return "long_gop" if gop_duration > usual_gop else "ok"
 
 
 def _hour_factor(hour_start: int) -> float:
@@ -106,7 +106,7 @@ def _live_hour(
 ) -> list[Event]:
     events: list[Event] = []
     for input_id in live_input_uids(config.seed, account, config.live_inputs):
-        if rng.random() >= 0.6:
+        if rng.random() >= 0.5:
             continue  # off air this hour
         on, off = hour_start, hour_start + _HOUR
         if rng.random() >= 0.7:  # goes live or stops within the hour
@@ -121,7 +121,7 @@ def _live_hour(
             slow = rng.random() < 0.05
             upload = round(gop * (rng.uniform(1.05, 1.6) if slow else rng.uniform(0.1, 0.9)), 3)
             ratio = upload / gop
-            code = event_code(gop, ratio)
+            code = event_code(gop, usual_gop, ratio)
             events.append((int(moment), input_id, code, size * 8 / gop, size, gop, upload, ratio))
             moment += gop
     events.sort(key=lambda event: event[0])  # type: ignore[arg-type, return-value]

@@ -125,27 +125,58 @@ def _aggregate(kind: str, values: list[Any]) -> Any:
     return nearest_rank(values, int(kind[1:]))  # "p50", "p75", "p90", "p99"
 
 
+def filter_fields(flt: Filter) -> list[str]:
+    """Every field a filter (and its AND/OR branches) compares."""
+    fields: list[str] = []
+    for key, value in flt.items():
+        if value is None:
+            continue
+        found = (
+            [f for sub in value for f in filter_fields(sub)]
+            if key in ("AND", "OR")
+            else [split_key(key)[0]]
+        )
+        fields += [f for f in found if f not in fields]
+    return fields
+
+
 def group_events(
     spec: HourlySpec,
     events: Iterable[Event],
     dimensions: Sequence[str],
     metrics: Sequence[str],
-    predicate: Callable[[Event], bool] | None,
+    flt: Filter | None,
 ) -> list[HourlyGroup]:
-    """Aggregate events into groups of exactly `dimensions` (unordered)."""
-    getters = [_getter(spec, field) for field in dimensions]
-    buckets: dict[tuple[Any, ...], list[Event]] = {}
-    for event in events:
-        if predicate is None or predicate(event):
-            buckets.setdefault(tuple(get(event) for get in getters), []).append(event)
+    """Aggregate the events the filter keeps into groups of exactly `dimensions` (unordered).
+
+    Every filterable field is a dimension, so events are first bucketed by the grouped
+    dimensions plus the filtered ones; the filter then runs once per bucket, not per event.
+    """
     plans: list[tuple[str, str, int]] = []
     for field in metrics:
         if field not in spec.metrics:
             raise not_served(spec, field)
         kind, column = spec.metrics[field]
         plans.append((field, kind, column_index(spec.name, column) if column else -1))
-    groups: list[HourlyGroup] = []
+    extra = [f for f in filter_fields(flt or {}) if f not in dimensions]
+    fine = [*dimensions, *extra]
+    getters = [_getter(spec, field) for field in fine]
+    buckets: dict[tuple[Any, ...], list[Event]] = {}
+    for event in events:
+        key = tuple([get(event) for get in getters])
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [event]
+        else:
+            bucket.append(event)
+    predicate = compile_filter(None, flt, lambda field: _getter(spec, field)) if flt else None
+    width = len(dimensions)
+    merged: dict[tuple[Any, ...], list[Event]] = {}
     for key, members in buckets.items():
+        if predicate is None or predicate(members[0]):
+            merged.setdefault(key[:width], []).extend(members)
+    groups: list[HourlyGroup] = []
+    for key, members in merged.items():
         values: dict[str, Any] = {}
         for field, kind, at in plans:
             if kind == "count":
@@ -201,9 +232,8 @@ def run_hourly(config: StandinConfig, account: str, query: HourlyQuery) -> list[
     """Answer an hourly dataset node: scan the range's events, group, order, limit."""
     spec = query.spec
     order = effective_order(spec, query)
-    predicate = compile_filter(None, query.filter, lambda field: _getter(spec, field))
     events = EVENTS.events(config, account, spec.name, query.start, query.end)
-    groups = group_events(spec, events, query.dimensions, query.metrics, predicate)
+    groups = group_events(spec, events, query.dimensions, query.metrics, query.filter)
     sort_groups(groups, query.dimensions, order)
     return groups[: query.limit]
 
