@@ -45,8 +45,9 @@ def main() -> int:
                     end = start + datetime.timedelta(hours=6)
                     last = None
                     while True:
+                        flt = hourly_seek_filter(dims, start, end, last)
                         variables = {"accountTag": account, "limit": 1000, "orderBy": order,
-                                     "filter": hourly_seek_filter(dims, start, end, last)}  # fmt: skip
+                                     "filter": flt}  # fmt: skip
                         began = time.perf_counter()
                         response = session.post(
                             server.url,

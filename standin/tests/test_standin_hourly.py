@@ -15,6 +15,7 @@ from cloudflare_standin import (
     hourly_events,
     live_input_uids,
 )
+from cloudflare_standin.__main__ import _parser, config_from_args
 from cloudflare_standin.data import account_videos
 from cloudflare_standin.testing import (
     ACCOUNT,
@@ -406,3 +407,30 @@ def test_the_current_hour_is_incomplete_and_grows_with_the_clock(server: Standin
     assert after[current] == full_counts[current]
     older = {hour: n for hour, n in before.items() if hour < current}
     assert older == {hour: n for hour, n in after.items() if hour < current}
+
+
+def test_the_older_datasets_refuse_blocks_they_do_not_compute(server: StandinServer) -> None:
+    from cloudflare_standin.testing import dataset_query
+
+    playback = "videoPlaybackEventsAdaptiveGroups"
+    query = dataset_query(playback, metrics="count confidence(level: 0.95) { count { estimate } }")
+    flt = {"date_geq": "2026-09-30", "date_leq": "2026-10-01"}
+    status, message = _error(post(server.url, query, variables(flt)))
+    assert status == 400
+    assert message == 'unknown field "confidence": the stand-in does not serve it'
+
+
+def test_command_line_sets_now_and_both_hourly_datasets_settings() -> None:
+    args = _parser().parse_args(
+        ["--accounts", ACCOUNT, "--now", "2026-10-01T12:30:00Z", "--hourly-max-duration", "3600",
+         "--hourly-not-older-than", "86400", "--hourly-max-page-size", "5",
+         "--hourly-max-fields", "9", "--hourly-disabled", LIVE]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert config.current_time() == int(NOW.timestamp())
+    assert config.hourly[CMCD] == HourlySettings(
+        max_duration=3600, not_older_than=86400, max_page_size=5, max_number_of_fields=9
+    )
+    assert config.hourly[LIVE].enabled is False
+    defaults = config_from_args(_parser().parse_args(["--accounts", ACCOUNT]))
+    assert defaults.hourly == {CMCD: HourlySettings(), LIVE: HourlySettings()}
