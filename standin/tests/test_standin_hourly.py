@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cloudflare_standin import (
+    Fault,
     HourlySettings,
     StandinServer,
     exact_hourly_rows,
@@ -434,3 +435,13 @@ def test_command_line_sets_now_and_both_hourly_datasets_settings() -> None:
     assert config.hourly[LIVE].enabled is False
     defaults = config_from_args(_parser().parse_args(["--accounts", ACCOUNT]))
     assert defaults.hourly == {CMCD: HourlySettings(), LIVE: HourlySettings()}
+
+
+def test_the_bad_uid_fault_damages_the_hourly_ids(
+    make_server: Callable[..., StandinServer],
+) -> None:
+    server = make_server(faults=[Fault("bad_uid", at=[1, 2])])
+    for dataset, key in ((CMCD, "videoId"), (LIVE, "inputId")):
+        first = rows_of(ask(server, dataset, window(at(0), at(6))), dataset)[0]["dimensions"]
+        assert first[key] == "not-a-uid!"
+        assert "uid" not in first
