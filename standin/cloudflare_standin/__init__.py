@@ -1,29 +1,33 @@
 """Local stand-in of Cloudflare's GraphQL Analytics API for the Stream datasets, and Stream's REST
 catalog (videos, live inputs, storage use)."""
 
-from .catalog import (
-    expected_live_inputs,
-    expected_storage_usage,
-    expected_videos,
-    live_input_uids,
-)
-from .config import FAULT_KINDS, Fault, StandinConfig
-from .datasets import DATASETS, DatasetSpec
+from .catalog import expected_live_inputs, expected_storage_usage, expected_videos
+from .config import FAULT_KINDS, Fault, HourlySettings, StandinConfig
+from .data import live_input_uids
+from .datasets import DATASETS, HOURLY_DATASETS, DatasetSpec, HourlySpec
 from .engine import exact_rows
+from .events import hourly_events
+from .hourly import exact_hourly_rows, nearest_rank
 from .server import ENDPOINT, RequestLogEntry, StandinServer
 
 __all__ = [
     "DATASETS",
     "ENDPOINT",
     "FAULT_KINDS",
+    "HOURLY_DATASETS",
     "DatasetSpec",
     "Fault",
+    "HourlySettings",
+    "HourlySpec",
     "RequestLogEntry",
     "StandinConfig",
     "StandinServer",
+    "exact_hourly_rows",
     "exact_rows",
     "expected_live_inputs",
     "expected_storage_usage",
     "expected_videos",
+    "hourly_events",
     "live_input_uids",
+    "nearest_rank",
 ]

@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from .config import StandinConfig
+from .config import HOURLY_DATASET_NAMES, HourlySettings, StandinConfig
 from .server import StandinServer
 
 
@@ -59,7 +59,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--live-inputs", type=int, default=2, help="live inputs per account")
     parser.add_argument("--rest-rate-limit-requests", type=int, default=1200)
     parser.add_argument("--log-file", help="append the request log here as JSON lines")
+    parser.add_argument(
+        "--now", type=_utc_time, help="fixed 'now' for the hourly datasets (YYYY-MM-DDTHH:MM:SSZ)"
+    )
+    hourly = HourlySettings()
+    for flag, default in (
+        ("max-duration", hourly.max_duration),
+        ("not-older-than", hourly.not_older_than),
+        ("max-page-size", hourly.max_page_size),
+        ("max-fields", hourly.max_number_of_fields),
+    ):
+        parser.add_argument(
+            f"--hourly-{flag}", type=int, default=default,
+            help=f"settings of both hourly datasets (default {default})",
+        )  # fmt: skip
+    parser.add_argument(
+        "--hourly-disabled", action="append", default=[], choices=HOURLY_DATASET_NAMES,
+        help="an hourly dataset every account has enabled: false for (repeatable)",
+    )  # fmt: skip
     return parser
+
+
+def _utc_time(text: str) -> datetime.datetime:
+    """An RFC 3339 UTC time from the command line."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def config_from_args(args: argparse.Namespace) -> StandinConfig:
@@ -88,6 +111,13 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
         rate_limit_mode=args.rate_limit_mode,
         rate_limit_retry_after=args.rate_limit_retry_after,
     )
+    config.now = args.now
+    for name, settings in config.hourly.items():
+        settings.enabled = name not in args.hourly_disabled
+        settings.max_duration = args.hourly_max_duration
+        settings.not_older_than = args.hourly_not_older_than
+        settings.max_page_size = args.hourly_max_page_size
+        settings.max_number_of_fields = args.hourly_max_fields
     if args.api_email or args.api_key:
         if not (args.api_email and args.api_key):
             raise SystemExit("--api-email and --api-key go together")

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from .config import StandinConfig
-from .data import CREATORS, account_videos
+from .data import CREATORS, account_videos, live_input_uids
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 LIBRARY_START = 1672531200  # 2023-01-01T00:00:00Z: the oldest upload
@@ -36,12 +36,6 @@ _ODD_NAMES = ('Café tour \u2013 épisode "3"', "名古屋 walk 🚶", "O'Brien'
 _RESOLUTIONS = ((1920, 1080), (1280, 720), (3840, 2160), (720, 1280), (640, 360))
 _NOT_VIDEO = "The file was not recognized as a valid video file."
 _PENDING_STATES = ("pendingupload", "downloading", "queued", "inprogress", "error")
-
-
-def live_input_uids(seed: int, account: str, count: int) -> tuple[str, ...]:
-    """The uids of an account's live inputs (the same function the analytics data uses)."""
-    rng = random.Random(f"{seed}:{account}:live-inputs")
-    return tuple(sorted(f"{rng.getrandbits(128):032x}" for _ in range(count)))
 
 
 def rfc3339(epoch_seconds: int, micros: int | None = None) -> str:

@@ -54,6 +54,34 @@ class Budget:
     lockout: float
 
 
+HOURLY_DATASET_NAMES: tuple[str, ...] = (
+    "streamCMCDAdaptiveGroups",
+    "liveInputEventsAdaptiveGroups",
+)
+
+
+@dataclass
+class HourlySettings:
+    """`settings` of one hour-grained dataset, enforced; defaults play every unconfirmed reading.
+
+    maxDuration 6 h (windows shorter than a day), notOlderThan 7 days (shorter than the older
+    datasets' 90, and not on an hour boundary relative to a mid-hour "now"), maxPageSize 1000
+    (a tap that hard-codes 10000 is refused).
+    """
+
+    enabled: bool = True  # False: every account answers enabled: false
+    max_duration: int = 6 * 3600
+    max_page_size: int = 1000
+    max_number_of_fields: int = 30
+    not_older_than: int = 7 * 86400
+    available_fields_missing: list[str] = field(default_factory=list)
+    no_data_accounts: set[str] = field(default_factory=set)  # enabled, but never any event
+
+
+def _hourly_defaults() -> dict[str, HourlySettings]:
+    return {name: HourlySettings() for name in HOURLY_DATASET_NAMES}
+
+
 @dataclass
 class StandinConfig:
     """Everything a stand-in server answers from; tests may mutate it between requests."""
@@ -84,6 +112,12 @@ class StandinConfig:
     fault_kinds: list[str] = field(default_factory=list)
     fault_seed: int = 0
     clock: Callable[[], float] = time.monotonic
+    # Hour-grained datasets (streamCMCD, liveInputEvents): settings and event volumes.
+    now: datetime.datetime | None = None  # None: `today` at 12:30 UTC, or the real time
+    hourly: dict[str, HourlySettings] = field(default_factory=_hourly_defaults)
+    cmcd_sessions_per_hour: int = 12  # mean viewing sessions per account and hour
+    cmcd_viewers: int = 30  # distinct viewers per account
+    live_inputs: int = 2  # live inputs per account, REST and analytics (data.live_input_uids)
     # Additions beyond the agreed interface:
     fast_path: bool = True  # False forces every query through the generic engine (tests)
     # Stream's REST catalog (catalog.py, rest.py):
@@ -91,7 +125,6 @@ class StandinConfig:
     catalog_gone: int = 2  # analytics videos no longer in the library (deleted before)
     video_bounds: str = "exclusive"  # how `start`/`end` compare: "exclusive" or "inclusive"
     video_created_precision: str = "seconds"  # or "microseconds"
-    live_inputs: int = 2  # live inputs per account
     storage_minutes_limit: int = 1_000_000  # totalStorageMinutesLimit
     analytics_only_tokens: set[str] = field(default_factory=set)  # tokens without Stream: Read
     deleted_videos: set[tuple[str, str]] = field(default_factory=set)  # (account, uid)
@@ -121,7 +154,22 @@ class StandinConfig:
         """The server's "today" (UTC)."""
         if self.today is not None:
             return self.today
+        if self.now is not None:
+            return datetime.datetime.fromtimestamp(
+                self.current_time(), datetime.timezone.utc
+            ).date()
         return datetime.datetime.now(datetime.timezone.utc).date()
+
+    def current_time(self) -> int:
+        """The server's "now" in epoch seconds: the hourly datasets have events only before it."""
+        if self.now is not None:
+            now = self.now  # a naive datetime is taken as UTC
+            aware = now if now.tzinfo is not None else now.replace(tzinfo=datetime.timezone.utc)
+            return int(aware.timestamp())
+        if self.today is not None:
+            noon = datetime.datetime.combine(self.today, datetime.time(12, 30))
+            return int(noon.replace(tzinfo=datetime.timezone.utc).timestamp())
+        return int(time.time())
 
     def first_data_day(self) -> datetime.date:
         """The oldest day that has data at all (retention aside)."""

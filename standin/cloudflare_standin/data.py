@@ -279,3 +279,9 @@ def _layout(spec: DatasetSpec, uids: tuple[str, ...]) -> Layout:
 
 
 STORE = DataStore()
+
+
+def live_input_uids(seed: int, account: str, count: int) -> tuple[str, ...]:
+    """An account's live input uids (the REST catalog's live inputs use the same function)."""
+    rng = random.Random(f"{seed}:{account}:live-inputs")
+    return tuple(sorted(f"{rng.getrandbits(128):032x}" for _ in range(count)))

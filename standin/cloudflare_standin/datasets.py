@@ -1,4 +1,8 @@
-"""The four Stream datasets: their dimensions, metrics and value domains."""
+"""The Stream datasets: their dimensions, metrics and value domains.
+
+`DATASETS` are the four daily datasets served from packed finest rows; `HOURLY_DATASETS` are
+the two newer ones without a `date` dimension, served from event-level rows (see events.py).
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ DATETIME_STEPS: dict[str, int] = {
     "datetimeFifteenMinutes": 900,
     "datetimeHalfOfHour": 1800,
     "datetimeHour": 3600,
+    "datetimeSixHours": 21600,
 }
 
 _CLIENT_DATETIMES = (
@@ -128,6 +133,110 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             sum_metrics=("minutesViewed",),
             has_avg=False,
+        ),
+    )
+}
+
+
+# --- the hourly (event-level) datasets ---------------------------------------------------
+
+# Aggregates the stand-in computes, by metric block; `metric_fields` maps each dotted field to
+# (aggregate, event column). Aggregates: count, sum, avg (mean of the column), uniq (distinct
+# values), pN (nearest-rank percentile), max, min, rate_hour (sum x 8 / 3600, see README).
+HOURLY_BLOCKS = ("sum", "avg", "uniq", "quantiles", "max", "min")
+
+
+@dataclass(frozen=True)
+class HourlySpec:
+    """One event-level dataset: dimensions served, metric fields and how each is computed."""
+
+    name: str
+    type_prefix: str
+    key_dimensions: tuple[str, ...]  # served non-time dimensions, each an event column
+    datetime_dimensions: tuple[str, ...]
+    metric_fields: tuple[tuple[str, str, str], ...]  # (dotted field, aggregate, event column)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Every dimension the stand-in serves for this dataset."""
+        return self.key_dimensions + self.datetime_dimensions
+
+    @property
+    def metrics(self) -> dict[str, tuple[str, str]]:
+        """Dotted metric field -> (aggregate, event column)."""
+        return {field: (aggregate, column) for field, aggregate, column in self.metric_fields}
+
+    @property
+    def available_fields(self) -> tuple[str, ...]:
+        """Served fields as dotted paths, like availableFields lists them."""
+        dims = tuple(f"dimensions.{name}" for name in self.dimensions)
+        return tuple(sorted((*self.metrics, *dims)))
+
+
+def _quantiles(column: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple((f"quantiles.{column}P{p}", f"p{p}", column) for p in (50, 75, 90, 99))
+
+
+HOURLY_DATASETS: dict[str, HourlySpec] = {
+    spec.name: spec
+    for spec in (
+        HourlySpec(
+            name="streamCMCDAdaptiveGroups",
+            type_prefix="AccountStreamCMCDAdaptiveGroups",
+            key_dimensions=("videoId", "country", "streamType", "streamingFormat"),
+            datetime_dimensions=(
+                "datetime",
+                "datetimeMinute",
+                "datetimeFiveMinutes",
+                "datetimeFifteenMinutes",
+                "datetimeHour",
+                "datetimeSixHours",
+            ),
+            metric_fields=(
+                ("count", "count", ""),
+                ("sum.millisecondsViewed", "sum", "millisecondsViewed"),
+                ("uniq.viewers", "uniq", "viewer"),
+                *(
+                    (f"avg.{column}", "avg", column)
+                    for column in (
+                        "bufferLength",
+                        "bufferStarvationDuration",
+                        "encodedBitrate",
+                        "initialBufferStarvationDuration",
+                        "measuredThroughput",
+                    )
+                ),
+                *_quantiles("bufferStarvationDuration"),
+                *_quantiles("initialBufferStarvationDuration"),
+                ("max.latestDatetime", "max", "datetime"),
+            ),
+        ),
+        HourlySpec(
+            name="liveInputEventsAdaptiveGroups",
+            type_prefix="AccountLiveInputEventsAdaptiveGroups",
+            key_dimensions=("inputId", "eventCode"),
+            datetime_dimensions=(
+                "datetime",
+                "datetimeMinute",
+                "datetimeFiveMinutes",
+                "datetimeFifteenMinutes",
+                "datetimeHour",
+            ),
+            metric_fields=(
+                ("count", "count", ""),
+                ("avg.bitRate", "avg", "bitRate"),
+                ("avg.bitRateHour", "rate_hour", "gopByteSize"),
+                *(
+                    (f"{block}.{column}", block, column)
+                    for block in ("avg", "max", "min")
+                    for column in (
+                        "gopByteSize",
+                        "gopDuration",
+                        "gopUploadTime",
+                        "uploadDurationRatio",
+                    )
+                ),
+            ),
         ),
     )
 }

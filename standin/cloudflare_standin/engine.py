@@ -126,20 +126,31 @@ def like_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-def compile_filter(spec: DatasetSpec, flt: Filter) -> Callable[[Row], bool]:
-    """A predicate over generic rows; keys of one object are ANDed, null values ignored."""
+def compile_filter(
+    spec: DatasetSpec | None,
+    flt: Filter,
+    getter: Callable[[str], Callable[[Row], Any]] | None = None,
+) -> Callable[[Row], bool]:
+    """A predicate over rows; keys of one object are ANDed, null values ignored.
+
+    `getter` maps a field to its value getter; by default the daily datasets' finest rows.
+    """
+    if getter is None:
+        assert spec is not None
+        daily = spec
+        getter = lambda field: _getter(daily, field)  # noqa: E731
     predicates: list[Callable[[Row], bool]] = []
     for key, value in flt.items():
         if value is None:
             continue
         if key in ("AND", "OR"):
-            subs = [compile_filter(spec, sub) for sub in value]
+            subs = [compile_filter(spec, sub, getter) for sub in value]
             if not subs:
                 continue  # an empty list constrains nothing
             predicates.append(_all_of(subs) if key == "AND" else _any_of(subs))
             continue
         field, op = split_key(key)
-        predicates.append(_comparison(_getter(spec, field), op, value))
+        predicates.append(_comparison(getter(field), op, value))
     if not predicates:
         return lambda row: True
     if len(predicates) == 1:

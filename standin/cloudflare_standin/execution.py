@@ -31,7 +31,7 @@ from graphql import (
 )
 
 from .config import StandinConfig
-from .datasets import DATASETS, DatasetSpec
+from .datasets import DATASETS, HOURLY_BLOCKS, HOURLY_DATASETS, DatasetSpec, HourlySpec
 from .engine import Group, Query, date_bounds, format_dimension, run_query
 from .errors import (
     NOT_AUTHORIZED_ACCOUNT,
@@ -43,6 +43,7 @@ from .errors import (
     range_error,
     too_old_error,
 )
+from .hourly import HourlyGroup, HourlyQuery, format_value, not_served, run_hourly, time_bounds
 from .schema import build_executable_schema
 
 
@@ -89,7 +90,7 @@ def request_shape(document: DocumentNode) -> RequestShape:
                     settings += 1
                     walk(selection.selection_set, True, seen)
                     continue
-                if name in DATASETS and not inside_settings:
+                if (name in DATASETS or name in HOURLY_DATASETS) and not inside_settings:
                     data_nodes.append(name)
                 walk(selection.selection_set, inside_settings, seen)
             elif isinstance(selection, InlineFragmentNode):
@@ -184,7 +185,7 @@ def selection_plan(spec: DatasetSpec, info: GraphQLResolveInfo[Any]) -> Selectio
         elif name in ("sum", "avg", "dimensions"):
             block_type = return_type.fields[name].type
             block_name = getattr(block_type, "name", name)
-            sub: list[tuple[str, Shaper]] = []
+            sub: list[tuple[str, Callable[[Any], Any]]] = []
             for leaf in _fields(node.selection_set, info, variables):
                 leaf_key = leaf.alias.value if leaf.alias else leaf.name.value
                 leaf_name = leaf.name.value
@@ -201,11 +202,86 @@ def selection_plan(spec: DatasetSpec, info: GraphQLResolveInfo[Any]) -> Selectio
                         dimensions.append(leaf_name)
                     sub.append((leaf_key, _dimension_shaper(dimensions, leaf_name)))
             entries.append((key, _block_shaper(sub)))
+        else:
+            raise StandinError(400, f'unknown field "{name}": the stand-in does not serve it')
 
     def build(group: Group) -> dict[str, Any]:
         return {key: shape(group) for key, shape in entries}
 
     return SelectionPlan(dimensions, field_count, build)
+
+
+@dataclass
+class HourlyPlan:
+    """Grouped dimensions, metric fields, leaf count and a row builder for an hourly node."""
+
+    dimensions: list[str]
+    metrics: list[str]
+    field_count: int
+    build: Callable[[HourlyGroup], dict[str, Any]]
+
+
+def hourly_selection_plan(spec: HourlySpec, info: GraphQLResolveInfo[Any]) -> HourlyPlan:
+    """Read an hourly dataset node's selection; a field the stand-in does not compute is a 400."""
+    raw_variables: Any = info.variable_values
+    variables: dict[str, Any] = getattr(raw_variables, "coerced", raw_variables) or {}
+    return_type = info.schema.type_map[spec.type_prefix]
+    assert isinstance(return_type, GraphQLObjectType)
+    dimensions: list[str] = []
+    metrics: list[str] = []
+    entries: list[tuple[str, Callable[[HourlyGroup], Any]]] = []
+    field_count = 0
+    for node in _fields_of(info.field_nodes, info, variables):
+        key = node.alias.value if node.alias else node.name.value
+        name = node.name.value
+        if name == "__typename":
+            entries.append((key, _constant(return_type.name)))
+            continue
+        if name == "count":
+            field_count += 1
+            if name not in metrics:
+                metrics.append(name)
+            entries.append((key, _metric_shaper(name)))
+            continue
+        if name != "dimensions" and name not in HOURLY_BLOCKS:
+            raise not_served(spec, name)
+        block_name = getattr(return_type.fields[name].type, "name", name)
+        sub: list[tuple[str, Callable[[HourlyGroup], Any]]] = []
+        for leaf in _fields(node.selection_set, info, variables):
+            leaf_key = leaf.alias.value if leaf.alias else leaf.name.value
+            if leaf.name.value == "__typename":
+                sub.append((leaf_key, _constant(block_name)))
+                continue
+            field_count += 1
+            if name == "dimensions":
+                dimension = leaf.name.value
+                if dimension not in spec.dimensions:
+                    raise not_served(spec, f"dimensions.{dimension}")
+                if dimension not in dimensions:
+                    dimensions.append(dimension)
+                sub.append((leaf_key, _hourly_dimension_shaper(dimensions, dimension)))
+                continue
+            metric = f"{name}.{leaf.name.value}"
+            if metric not in spec.metrics:
+                raise not_served(spec, metric)
+            if metric not in metrics:
+                metrics.append(metric)
+            sub.append((leaf_key, _metric_shaper(metric)))
+        entries.append((key, _block_shaper(sub)))
+
+    def build(group: HourlyGroup) -> dict[str, Any]:
+        return {key: shape(group) for key, shape in entries}
+
+    return HourlyPlan(dimensions, metrics, field_count, build)
+
+
+def _metric_shaper(field: str) -> Callable[[HourlyGroup], Any]:
+    return lambda group: format_value(field, group[1][field])
+
+
+def _hourly_dimension_shaper(dimensions: list[str], name: str) -> Callable[[HourlyGroup], Any]:
+    position = dimensions.index(name)
+    return lambda group: format_dimension(name, group[0][position])
 
 
 def _fields_of(
@@ -217,7 +293,7 @@ def _fields_of(
     return out
 
 
-def _constant(value: str) -> Shaper:
+def _constant(value: str) -> Callable[[Any], Any]:
     return lambda group: value
 
 
@@ -226,7 +302,7 @@ def _dimension_shaper(dimensions: list[str], name: str) -> Shaper:
     return lambda group: format_dimension(name, group[0][position])
 
 
-def _block_shaper(sub: list[tuple[str, Shaper]]) -> Shaper:
+def _block_shaper(sub: list[tuple[str, Callable[[Any], Any]]]) -> Callable[[Any], Any]:
     return lambda group: {key: shape(group) for key, shape in sub}
 
 
@@ -308,6 +384,68 @@ def _dataset_resolver(spec: DatasetSpec) -> Callable[..., list[Any]]:
     return resolve
 
 
+def _hourly_enabled(config: StandinConfig, account: str, spec: HourlySpec) -> bool:
+    return config.hourly[spec.name].enabled and (account, spec.name) not in config.disabled
+
+
+def _hourly_settings_resolver(spec: HourlySpec) -> Callable[..., dict[str, Any]]:
+    def resolve(account: AccountRef, info: GraphQLResolveInfo[Any]) -> dict[str, Any]:
+        config: StandinConfig = info.context.config
+        settings = config.hourly[spec.name]
+        missing = set(settings.available_fields_missing)
+        return {
+            "enabled": _hourly_enabled(config, account.tag, spec),
+            "maxDuration": settings.max_duration,
+            "maxPageSize": settings.max_page_size,
+            "maxNumberOfFields": settings.max_number_of_fields,
+            "notOlderThan": settings.not_older_than,
+            "availableFields": [f for f in spec.available_fields if f not in missing],
+        }
+
+    return resolve
+
+
+def _hourly_resolver(spec: HourlySpec) -> Callable[..., list[Any]]:
+    def resolve(
+        account: AccountRef,
+        info: GraphQLResolveInfo[Any],
+        filter: dict[str, Any],
+        limit: int,
+        orderBy: list[str] | None = None,  # noqa: N803
+    ) -> list[Any]:
+        ctx: RequestContext = info.context
+        config = ctx.config
+        settings = config.hourly[spec.name]
+        ctx.dataset = ctx.dataset or spec.name
+        ctx.limit = limit if ctx.limit is None else ctx.limit
+        if not _hourly_enabled(config, account.tag, spec):
+            raise no_access_error(".".join(str(p) for p in info.path.as_list()))
+        if limit <= 0 or limit > settings.max_page_size:
+            raise limit_error(settings.max_page_size)
+        plan = hourly_selection_plan(spec, info)
+        if plan.field_count > settings.max_number_of_fields:
+            raise fields_error(settings.max_number_of_fields)
+        start, end = time_bounds(filter)
+        if start is None:
+            raise range_error(None, settings.max_duration)
+        now = config.current_time()
+        last = end if end is not None else now
+        if last - start > settings.max_duration:
+            raise range_error(last - start, settings.max_duration)
+        if start < now - settings.not_older_than:
+            raise too_old_error(settings.not_older_than)
+        query = HourlyQuery(
+            spec, plan.dimensions, list(plan.metrics), filter, list(orderBy or []), limit,
+            start, last,
+        )  # fmt: skip
+        groups = run_hourly(config, account.tag, query)
+        ctx.rows += len(groups)
+        ctx.splices.append((info.path.as_list(), [plan.build(group) for group in groups]))
+        return []
+
+    return resolve
+
+
 def _attach_resolvers(schema: Any) -> None:
     schema.type_map["Query"].fields["viewer"].resolve = lambda root, info: {}
     viewer = schema.type_map["viewer"].fields
@@ -319,6 +457,9 @@ def _attach_resolvers(schema: Any) -> None:
     for name, spec in DATASETS.items():
         account[name].resolve = _dataset_resolver(spec)
         settings[name].resolve = _settings_resolver(spec)
+    for name, hourly in HOURLY_DATASETS.items():
+        account[name].resolve = _hourly_resolver(hourly)
+        settings[name].resolve = _hourly_settings_resolver(hourly)
 
 
 SCHEMA = build_executable_schema()

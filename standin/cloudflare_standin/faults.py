@@ -182,4 +182,6 @@ def mangle_rows(kind: str, pages: list[list[dict[str, Any]]]) -> None:
     elif kind == "bad_uid":
         dimensions = first.get("dimensions")
         if isinstance(dimensions, dict):
-            dimensions["uid"] = "not-a-uid!"
+            # the daily datasets' uid, or the hourly datasets' videoId / inputId
+            present = [key for key in ("uid", "videoId", "inputId") if key in dimensions]
+            dimensions[present[0] if present else "uid"] = "not-a-uid!"

@@ -110,6 +110,11 @@ def _install(schema: GraphQLSchema) -> None:
         "string": (_string, _literal(_string, StringValueNode), _string),
         "bool": (_bool, _literal(_bool, BooleanValueNode), _bool),
         "uint64": (uint64, _literal(uint64, IntValueNode), uint64),
+        **{
+            f"uint{bits}": (parse, _literal(parse, IntValueNode), parse)
+            for bits in (8, 16, 32)
+            for parse in (_integer(f"uint{bits}", 0, 2**bits - 1),)
+        },
         "int64": (int64, _literal(int64, IntValueNode), int64),
         "float64": (_float64, _literal(_float64, IntValueNode, FloatValueNode), _float64),
         "Date": (_date, _literal(_date, StringValueNode), str),

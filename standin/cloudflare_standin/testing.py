@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .config import StandinConfig
-from .datasets import DATASETS
+from .datasets import DATASETS, HOURLY_DATASETS
 from .server import StandinServer
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ _SETTINGS_FIELDS = "enabled maxDuration maxPageSize maxNumberOfFields notOlderTh
 SETTINGS_QUERY = (
     "query Settings($accountTag: string!) { viewer { accounts(filter: {accountTag: $accountTag})"
     " { settings { "
-    + " ".join(f"{name} {{ {_SETTINGS_FIELDS} }}" for name in DATASETS)
+    + " ".join(f"{name} {{ {_SETTINGS_FIELDS} }}" for name in (*DATASETS, *HOURLY_DATASETS))
     + " } } } }"
 )
 
@@ -180,6 +180,71 @@ def seek_filter(
 ) -> dict[str, Any]:
     """Window bounds plus an OR of seek prefixes strictly after `last` (a row's dimensions)."""
     flt: dict[str, Any] = {"date_geq": start, "date_leq": end}
+    if last is not None:
+        branches = []
+        for depth, name in enumerate(dimensions):
+            branch = {prior: last[prior] for prior in dimensions[:depth]}
+            branch[f"{name}_gt"] = last[name]
+            branches.append(branch)
+        flt["OR"] = branches
+    return flt
+
+
+# The tap's hourly streams (issue 11): dimensions and metric selections, from the table.
+CMCD = "streamCMCDAdaptiveGroups"
+LIVE = "liveInputEventsAdaptiveGroups"
+HOURLY_DIMENSIONS = {
+    CMCD: ["datetimeHour", "videoId", "country", "streamType", "streamingFormat"],
+    LIVE: ["datetimeHour", "inputId", "eventCode"],
+}
+HOURLY_METRICS = {
+    CMCD: "count sum { millisecondsViewed } uniq { viewers } avg { bufferLength "
+    "bufferStarvationDuration encodedBitrate initialBufferStarvationDuration measuredThroughput }"
+    " quantiles { bufferStarvationDurationP50 bufferStarvationDurationP90 "
+    "bufferStarvationDurationP99 initialBufferStarvationDurationP50 "
+    "initialBufferStarvationDurationP90 initialBufferStarvationDurationP99 }",
+    LIVE: "count avg { bitRateHour gopByteSize gopDuration gopUploadTime uploadDurationRatio }",
+}
+# The same selections as dotted fields (for exact_hourly_rows).
+HOURLY_FIELDS = {
+    CMCD: ["count", "sum.millisecondsViewed", "uniq.viewers"]
+    + [f"avg.{name}" for name in ("bufferLength", "bufferStarvationDuration", "encodedBitrate",
+                                   "initialBufferStarvationDuration", "measuredThroughput")]
+    + [f"quantiles.{name}P{p}" for name in ("bufferStarvationDuration",
+                                             "initialBufferStarvationDuration")
+       for p in (50, 90, 99)],
+    LIVE: ["count", "avg.bitRateHour"]
+    + [f"avg.{name}" for name in ("gopByteSize", "gopDuration", "gopUploadTime",
+                                   "uploadDurationRatio")],
+}  # fmt: skip
+
+
+def hourly_query(dataset: str, dimensions: list[str] | None = None,
+                 metrics: str | None = None) -> str:  # fmt: skip
+    """The hourly streams' query shape for a dataset, with variables only."""
+    prefix = HOURLY_DATASETS[dataset].type_prefix
+    dims = HOURLY_DIMENSIONS[dataset] if dimensions is None else dimensions
+    selection = HOURLY_METRICS[dataset] if metrics is None else metrics
+    block = f"dimensions {{ {' '.join(dims)} }}" if dims else ""
+    return (
+        f"query CloudflareStream($accountTag: string!, $filter: {prefix}Filter_InputObject!, "
+        f"$limit: uint64!, $orderBy: [{prefix}OrderBy!]) {{ viewer {{ accounts(filter: "
+        f"{{accountTag: $accountTag}}) {{ {dataset}(filter: $filter, limit: $limit, "
+        f"orderBy: $orderBy) {{ {selection} {block} }} }} }} }}"
+    )
+
+
+def rfc3339(moment: datetime.datetime) -> str:
+    """A UTC datetime as the API prints Time values."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hourly_seek_filter(
+    dimensions: list[str], start: datetime.datetime, end: datetime.datetime,
+    last: dict[str, Any] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Window [start, end) on datetimeHour plus an OR of seek prefixes strictly after `last`."""
+    flt: dict[str, Any] = {"datetimeHour_geq": rfc3339(start), "datetimeHour_lt": rfc3339(end)}
     if last is not None:
         branches = []
         for depth, name in enumerate(dimensions):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from cloudflare_standin import DATASETS, StandinServer
+from cloudflare_standin import DATASETS, HOURLY_DATASETS, StandinServer
 from cloudflare_standin.testing import (
     ACCOUNT,
     OTHER_ACCOUNT,
@@ -46,7 +46,7 @@ def test_settings_answer_the_configured_limits(make_server: Callable[..., Standi
     assert response.status_code == 200
     assert body["errors"] is None
     settings = body["data"]["viewer"]["accounts"][0]["settings"]
-    assert set(settings) == set(DATASETS)
+    assert set(settings) == set(DATASETS) | set(HOURLY_DATASETS)
     playback = settings[PLAYBACK]
     assert playback["enabled"] is True
     assert playback["maxPageSize"] == 500
