@@ -1,4 +1,9 @@
-"""The tap: settings, the streams of every declared dataset, and a one-line CLI for errors."""
+"""The tap: it validates the settings, builds the run's shared parts once, and hands them out.
+
+Shared parts: the settings, the `CloudflareAPI` (credentials, budgets, sessions) and the accounts'
+`AccountLimits`; each stream receives what it needs in its constructor. Errors end the CLI with
+one line.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,14 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
-from tap_cloudflare_stream.datasets import DATASETS
-from tap_cloudflare_stream.errors import TapUserError
-from tap_cloudflare_stream.ratelimit import RequestBudget
-from tap_cloudflare_stream.responses import DatasetLimits
+from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
+from tap_cloudflare_stream.analytics.limits import AccountLimits
+from tap_cloudflare_stream.analytics.stream import DatasetStream
+from tap_cloudflare_stream.analytics.windows import utc_today
+from tap_cloudflare_stream.cloudflare.answers import TapUserError
+from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
+from tap_cloudflare_stream.output.writer import RecordBufferingWriter
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings, parse_settings
-from tap_cloudflare_stream.streams import DatasetStream
-from tap_cloudflare_stream.windows import utc_today
-from tap_cloudflare_stream.writer import RecordBufferingWriter
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
@@ -40,23 +45,32 @@ class TapCloudflareStream(Tap):
         return parse_settings(self.config, utc_today())
 
     @cached_property
-    def budget(self) -> RequestBudget:
-        """Requests per 5 minutes, shared by every stream and account of this run."""
-        return RequestBudget(self.settings.requests_per_5_minutes)
+    def api(self) -> CloudflareAPI:
+        """Credentials and request budgets, shared by every stream and account of this run."""
+        return CloudflareAPI(self.settings.auth_headers, self.settings.requests_per_5_minutes)
 
     @cached_property
-    def limits_cache(self) -> dict[str, dict[str, DatasetLimits]]:
-        """Each account's dataset settings, read once per run."""
-        return {}
+    def account_limits(self) -> AccountLimits:
+        """Each account's dataset settings, read once per run for the selected datasets."""
+        return AccountLimits(self.api.graphql, self.settings.api_url, self._selected_datasets)
 
-    @property
-    def dataset_streams(self) -> list[DatasetStream]:
-        """The dataset streams of this run."""
-        return [s for s in self.streams.values() if isinstance(s, DatasetStream)]
+    def _selected_datasets(self) -> list[Dataset]:
+        return [
+            s.dataset for s in self.streams.values() if isinstance(s, DatasetStream) and s.selected
+        ]
 
     @override
     def discover_streams(self) -> list[DatasetStream]:
-        return [DatasetStream(self, dataset) for dataset in DATASETS]
+        return [
+            DatasetStream(
+                self,
+                dataset,
+                settings=self.settings,
+                session=self.api.graphql,
+                limits=self.account_limits,
+            )
+            for dataset in DATASETS
+        ]
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -80,7 +94,7 @@ class TapCloudflareStream(Tap):
         except TapUserError as exc:
             cls._fail(f"{exc} ({RESUME_HINT})")
         except RetriableAPIError as exc:
-            cls._fail(f"Gave up after {DatasetStream.MAX_TRIES} attempts: {exc} ({RESUME_HINT})")
+            cls._fail(f"Gave up after {RetryPolicy.MAX_TRIES} attempts: {exc} ({RESUME_HINT})")
         except requests.RequestException as exc:
             cls._fail(
                 f"Could not reach the API ({type(exc).__name__}): check api_url and the network "

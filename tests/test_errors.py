@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tap_cloudflare_stream.errors import (
+from tap_cloudflare_stream.cloudflare.answers import (
     CloudflareAuthError,
     CloudflareQueryError,
     CloudflareRateLimitError,
