@@ -1,8 +1,7 @@
-"""The tap: it validates the settings, builds the run's shared parts once, and hands them out.
+"""The tap: the streams of every declared dataset, the run's shared parts, one-line CLI errors.
 
-Shared parts: the settings, the `CloudflareAPI` (credentials, budgets, sessions) and the accounts'
-`AccountLimits`; each stream receives what it needs in its constructor. Errors end the CLI with
-one line.
+The tap builds one `RunParts` (settings, the `CloudflareAPI`, the accounts' `AccountLimits`) and
+hands it to every stream it creates; no stream reaches back into the tap.
 """
 
 from __future__ import annotations
@@ -21,13 +20,12 @@ from singer_sdk.exceptions import (
 from typing_extensions import override
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
-from tap_cloudflare_stream.analytics.limits import AccountLimits
 from tap_cloudflare_stream.analytics.stream import DatasetStream
-from tap_cloudflare_stream.analytics.windows import utc_today
 from tap_cloudflare_stream.cloudflare.answers import TapUserError
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
-from tap_cloudflare_stream.output.writer import RecordBufferingWriter
-from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings, parse_settings
+from tap_cloudflare_stream.records.writer import RecordBufferingWriter
+from tap_cloudflare_stream.run import RunParts
+from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
@@ -40,19 +38,19 @@ class TapCloudflareStream(Tap):
     message_writer_class = RecordBufferingWriter  # msgspec, no flush per RECORD
 
     @cached_property
+    def parts(self) -> RunParts:
+        """What the streams of this run share; each part is built on first use."""
+        return RunParts(self.config, self._selected_datasets)
+
+    @property
     def settings(self) -> TapSettings:
         """The validated settings."""
-        return parse_settings(self.config, utc_today())
+        return self.parts.settings
 
-    @cached_property
+    @property
     def api(self) -> CloudflareAPI:
         """Credentials and request budgets, shared by every stream and account of this run."""
-        return CloudflareAPI(self.settings.auth_headers, self.settings.requests_per_5_minutes)
-
-    @cached_property
-    def account_limits(self) -> AccountLimits:
-        """Each account's dataset settings, read once per run for the selected datasets."""
-        return AccountLimits(self.api.graphql, self.settings.api_url, self._selected_datasets)
+        return self.parts.api
 
     def _selected_datasets(self) -> list[Dataset]:
         return [
@@ -61,16 +59,7 @@ class TapCloudflareStream(Tap):
 
     @override
     def discover_streams(self) -> list[DatasetStream]:
-        return [
-            DatasetStream(
-                self,
-                dataset,
-                settings=self.settings,
-                session=self.api.graphql,
-                limits=self.account_limits,
-            )
-            for dataset in DATASETS
-        ]
+        return [DatasetStream(self, dataset, self.parts) for dataset in DATASETS]
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

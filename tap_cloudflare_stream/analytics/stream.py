@@ -1,8 +1,8 @@
 """The stream of one Analytics dataset: which days each account reads, in windows, page by page.
 
 A `DatasetStream` is a thin reader over its `Dataset` declaration: the declaration gives the
-query, schema, seek key and decoder; the run gives settings, the GraphQL session and the
-accounts' limits; `CloudflareRequests` sends and retries; `LeanRecordStream` writes records.
+query, schema, seek key and decoder; the run's `RunParts` give settings, the GraphQL session
+and the accounts' limits; `CloudflareRequests` sends and retries; `LeanRecordStream` writes records.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing_extensions import override
 
 from tap_cloudflare_stream.analytics.datasets import Dataset
 from tap_cloudflare_stream.analytics.decoding import DatasetPageDecoder
-from tap_cloudflare_stream.analytics.limits import AccountLimits
 from tap_cloudflare_stream.analytics.pagination import SeekPaginator, SeekToken
 from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
 from tap_cloudflare_stream.analytics.windows import (
@@ -28,14 +27,16 @@ from tap_cloudflare_stream.analytics.windows import (
     utc_today,
 )
 from tap_cloudflare_stream.cloudflare.answers import read_answer
-from tap_cloudflare_stream.cloudflare.session import CloudflareSession
 from tap_cloudflare_stream.cloudflare.stream import CloudflareRequests
-from tap_cloudflare_stream.output.record_path import LeanRecordStream
-from tap_cloudflare_stream.settings import TapSettings
+from tap_cloudflare_stream.records.record_path import LeanRecordStream
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+    from tap_cloudflare_stream.cloudflare.session import CloudflareSession
+    from tap_cloudflare_stream.run import RunParts
+    from tap_cloudflare_stream.settings import TapSettings
 
 _JSON_TYPES = {"string": th.StringType, "integer": th.IntegerType, "number": th.NumberType}
 
@@ -70,19 +71,9 @@ class DatasetStream(
 
     is_sorted = True
 
-    def __init__(
-        self,
-        tap: Tap,
-        dataset: Dataset,
-        *,
-        settings: TapSettings,
-        session: CloudflareSession,
-        limits: AccountLimits,
-    ) -> None:
+    def __init__(self, tap: Tap, dataset: Dataset, parts: RunParts) -> None:
         self.dataset = dataset
-        self.tap_settings = settings
-        self.session = session
-        self.account_limits = limits
+        self.parts = parts
         super().__init__(tap, name=dataset.stream_name, schema=stream_schema(dataset))
         self.replication_key = dataset.time_key.field
         self.primary_keys = list(dataset.primary_key)
@@ -94,6 +85,16 @@ class DatasetStream(
         self.rows_read = 0  # rows received for the current account, for progress lines
         self._window: Window | None = None
         self._last_page: tuple[requests.Response, list[Any]] | None = None
+
+    @property
+    def tap_settings(self) -> TapSettings:
+        """The run's validated settings."""
+        return self.parts.settings
+
+    @override
+    @property
+    def session(self) -> CloudflareSession:
+        return self.parts.api.graphql
 
     @override
     @property
@@ -198,7 +199,7 @@ class DatasetStream(
         assert context is not None, "streams are partitioned by account"
         settings = self.tap_settings
         self._account = context["account_id"]
-        limits = self.account_limits.of(self._account, self.dataset, self.logger)
+        limits = self.parts.account_limits.of(self._account, self.dataset, self.logger)
         if not limits.enabled:
             self.logger.warning(
                 "%s: Cloudflare says %s is not enabled for this account; skipping it.",

@@ -23,14 +23,18 @@ _TToken = TypeVar("_TToken")
 class CloudflareRequests(RESTStream[_TToken], abc.ABC):
     """Mix in before a singer-sdk HTTP stream: its requests go through `session`, retried.
 
-    Subclasses set `session` (one of the run's `CloudflareAPI` sessions) before
-    `super().__init__`, and classify answers in `validate_response` (answers.read_answer).
+    Subclasses name their `session` (one of the run's `CloudflareAPI` sessions) and classify
+    answers in `validate_response` (answers.read_answer).
     """
 
-    session: CloudflareSession
     # A redirect to another host would carry X-Auth-Key along (requests strips only
     # Authorization): a 3xx is reported as a wrong api_url instead.
     allow_redirects = False
+
+    @property
+    @abc.abstractmethod
+    def session(self) -> CloudflareSession:
+        """The session of this stream's API family: credentials and budget."""
 
     @property
     @abc.abstractmethod

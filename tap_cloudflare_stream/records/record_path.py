@@ -29,7 +29,7 @@ _TToken = TypeVar("_TToken")
 
 @runtime_checkable
 class BatchingWriter(Protocol):
-    """A message writer that holds RECORD lines back until flushed (output.writer has one)."""
+    """A message writer that holds RECORD lines back until flushed (records.writer has one)."""
 
     def flush(self) -> None:
         """Write out pending lines."""
