@@ -14,7 +14,7 @@ import pytest
 
 from bench.budget import SimulatedClock, max_in_window
 from tap_cloudflare_stream.cloudflare.budget import RequestBudget
-from tap_cloudflare_stream.cloudflare.session import RetryPolicy
+from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
 from tests.standin import ACCOUNT_A, ACCOUNT_B, days_ago, tap_config, utc_today
@@ -88,3 +88,10 @@ def test_a_zero_budget_never_waits() -> None:
     for _ in range(1000):
         with budget.request():
             pass
+
+
+def test_each_api_has_its_budget_and_zero_turns_every_budget_off() -> None:
+    api = CloudflareAPI({"Authorization": "Bearer t"}, 300)
+    assert (api.graphql.budget.limit, api.rest.budget.limit) == (300, 1200)
+    off = CloudflareAPI({"Authorization": "Bearer t"}, 0)
+    assert (off.graphql.budget.limit, off.rest.budget.limit) == (0, 0)

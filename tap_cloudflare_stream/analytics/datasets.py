@@ -33,6 +33,7 @@ class TimeKey:
 
     field: str
     description: str
+    json_format: Literal["date", "date-time"] = "date"
 
 
 DAY = TimeKey("date", "Day of the events (UTC).")

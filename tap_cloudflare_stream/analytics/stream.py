@@ -46,7 +46,12 @@ def stream_schema(dataset: Dataset) -> dict[str, Any]:
     time = dataset.time_key
     properties = [
         th.Property("account_id", th.StringType, required=True, description="Account tag."),
-        th.Property(time.field, th.DateType, required=True, description=time.description),
+        th.Property(
+            time.field,
+            th.DateType if time.json_format == "date" else th.DateTimeType,
+            required=True,
+            description=time.description,
+        ),
     ]
     properties += [
         th.Property(d.column, _JSON_TYPES[d.json_type], required=True, description=d.field)
