@@ -38,7 +38,7 @@ from typing import Any
 from bench import budget as budget_sim
 from bench.harness import ACCOUNT, ROOT, STREAM, TOKEN, StandinProcess, catalog, tap_command
 from bench.harness import tap_config as make_tap_config
-from tap_cloudflare_stream.windows import utc_today
+from tap_cloudflare_stream.analytics.windows import utc_today
 
 EXTRACTORS = ("tap", "bare (json)", "bare (msgspec)")
 _RECORD_COUNT = re.compile(rb'METRIC: \{"type":"counter","metric":"record_count","value":(\d+)')

@@ -25,9 +25,9 @@ from typing import Any
 import msgspec
 import requests
 
-from tap_cloudflare_stream.datasets import DATASETS
-from tap_cloudflare_stream.queries import dataset_query, order_by, page_filter
-from tap_cloudflare_stream.windows import split_windows
+from tap_cloudflare_stream.analytics.datasets import DATASETS
+from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
+from tap_cloudflare_stream.analytics.windows import split_windows
 
 _JSON = {"string": "string", "integer": "integer", "number": "number"}
 

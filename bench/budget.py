@@ -19,9 +19,9 @@ from typing import Any
 
 from cloudflare_standin import StandinConfig, StandinServer
 
-from tap_cloudflare_stream.client import CloudflareStream
-from tap_cloudflare_stream.datasets import DATASETS
-from tap_cloudflare_stream.ratelimit import RequestBudget
+from tap_cloudflare_stream.analytics.datasets import DATASETS
+from tap_cloudflare_stream.cloudflare.budget import RequestBudget
+from tap_cloudflare_stream.cloudflare.session import RetryPolicy
 from tap_cloudflare_stream.tap import TapCloudflareStream
 
 ACCOUNTS = ("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
@@ -129,18 +129,18 @@ def simulate(
     }
     # A refusal would be retried after real-time backoff sleeps; fail fast instead: a refusal
     # is the finding, and the log shows it.
-    tries, CloudflareStream.MAX_TRIES = CloudflareStream.MAX_TRIES, 1
+    tries, RetryPolicy.MAX_TRIES = RetryPolicy.MAX_TRIES, 1
     error: str | None = None
     try:
         tap = TapCloudflareStream(config=tap_config, validate_config=True)
         paced = RequestBudget(budget, window, clock=clock.time, sleep=clock.sleep)
-        tap.__dict__["budget"] = paced  # the run's shared budget, on the simulated clock
+        tap.api.graphql.budget = paced  # the run's shared budget, on the simulated clock
         with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
             tap.sync_all()
     except Exception as exc:  # reported: a failed run is not ok
         error = f"{type(exc).__name__}: {exc}"
     finally:
-        CloudflareStream.MAX_TRIES = tries
+        RetryPolicy.MAX_TRIES = tries
         server.stop()
     log = server.request_log
     times = [entry.time for entry in log]

@@ -11,9 +11,9 @@ from typing import IO, Any
 
 import requests
 
-from tap_cloudflare_stream.datasets import DATASETS, Dataset
-from tap_cloudflare_stream.queries import dataset_query, order_by, page_filter
-from tap_cloudflare_stream.windows import split_windows
+from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
+from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
+from tap_cloudflare_stream.analytics.windows import split_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"

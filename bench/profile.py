@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.harness import StandinProcess, catalog, tap_config
+from tap_cloudflare_stream.analytics.windows import utc_today
 from tap_cloudflare_stream.tap import TapCloudflareStream
-from tap_cloudflare_stream.windows import utc_today
 
 
 @contextlib.contextmanager

@@ -1,4 +1,8 @@
-"""The tap: settings, the streams of every declared dataset, and a one-line CLI for errors."""
+"""The tap: the streams of every declared dataset, the run's shared parts, one-line CLI errors.
+
+The tap builds one `RunParts` (settings, the `CloudflareAPI`, the accounts' `AccountLimits`) and
+hands it to every stream it creates; no stream reaches back into the tap.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +19,13 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
-from tap_cloudflare_stream.datasets import DATASETS
-from tap_cloudflare_stream.errors import TapUserError
-from tap_cloudflare_stream.ratelimit import RequestBudget
-from tap_cloudflare_stream.responses import DatasetLimits
-from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings, parse_settings
-from tap_cloudflare_stream.streams import DatasetStream
-from tap_cloudflare_stream.windows import utc_today
-from tap_cloudflare_stream.writer import RecordBufferingWriter
+from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
+from tap_cloudflare_stream.analytics.stream import DatasetStream
+from tap_cloudflare_stream.cloudflare.answers import TapUserError
+from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
+from tap_cloudflare_stream.records.writer import RecordBufferingWriter
+from tap_cloudflare_stream.run import RunParts
+from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
@@ -35,28 +38,28 @@ class TapCloudflareStream(Tap):
     message_writer_class = RecordBufferingWriter  # msgspec, no flush per RECORD
 
     @cached_property
-    def settings(self) -> TapSettings:
-        """The validated settings."""
-        return parse_settings(self.config, utc_today())
-
-    @cached_property
-    def budget(self) -> RequestBudget:
-        """Requests per 5 minutes, shared by every stream and account of this run."""
-        return RequestBudget(self.settings.requests_per_5_minutes)
-
-    @cached_property
-    def limits_cache(self) -> dict[str, dict[str, DatasetLimits]]:
-        """Each account's dataset settings, read once per run."""
-        return {}
+    def parts(self) -> RunParts:
+        """What the streams of this run share; each part is built on first use."""
+        return RunParts(self.config, self._selected_datasets)
 
     @property
-    def dataset_streams(self) -> list[DatasetStream]:
-        """The dataset streams of this run."""
-        return [s for s in self.streams.values() if isinstance(s, DatasetStream)]
+    def settings(self) -> TapSettings:
+        """The validated settings."""
+        return self.parts.settings
+
+    @property
+    def api(self) -> CloudflareAPI:
+        """Credentials and request budgets, shared by every stream and account of this run."""
+        return self.parts.api
+
+    def _selected_datasets(self) -> list[Dataset]:
+        return [
+            s.dataset for s in self.streams.values() if isinstance(s, DatasetStream) and s.selected
+        ]
 
     @override
     def discover_streams(self) -> list[DatasetStream]:
-        return [DatasetStream(self, dataset) for dataset in DATASETS]
+        return [DatasetStream(self, dataset, self.parts) for dataset in DATASETS]
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -80,7 +83,7 @@ class TapCloudflareStream(Tap):
         except TapUserError as exc:
             cls._fail(f"{exc} ({RESUME_HINT})")
         except RetriableAPIError as exc:
-            cls._fail(f"Gave up after {DatasetStream.MAX_TRIES} attempts: {exc} ({RESUME_HINT})")
+            cls._fail(f"Gave up after {RetryPolicy.MAX_TRIES} attempts: {exc} ({RESUME_HINT})")
         except requests.RequestException as exc:
             cls._fail(
                 f"Could not reach the API ({type(exc).__name__}): check api_url and the network "

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from singer_sdk.plugin_base import _ConfigInput
 
-from tap_cloudflare_stream.ratelimit import WINDOW_SECONDS, RequestBudget
+from tap_cloudflare_stream.cloudflare.budget import WINDOW_SECONDS, RequestBudget
 from tap_cloudflare_stream.tap import TapCloudflareStream
 
 # Distinctive credentials: any of them in any output is a leak.

@@ -13,8 +13,8 @@ import io
 import pytest
 
 from bench.budget import SimulatedClock, max_in_window
-from tap_cloudflare_stream.client import CloudflareStream
-from tap_cloudflare_stream.ratelimit import RequestBudget
+from tap_cloudflare_stream.cloudflare.budget import RequestBudget
+from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
 from tests.standin import ACCOUNT_A, ACCOUNT_B, days_ago, tap_config, utc_today
@@ -35,7 +35,7 @@ def test_a_sync_needing_several_budgets_is_paced_and_never_refused(
         rate_limit_lockout=300.0,
     )
     # A refusal ends the run at once instead of waiting out real-time backoff.
-    monkeypatch.setattr(CloudflareStream, "MAX_TRIES", 1)
+    monkeypatch.setattr(RetryPolicy, "MAX_TRIES", 1)
     config = tap_config(
         server.url,
         start_date=days_ago(9).isoformat(),
@@ -44,7 +44,7 @@ def test_a_sync_needing_several_budgets_is_paced_and_never_refused(
     )
     tap = TapCloudflareStream(config=config, validate_config=True)
     # Every stream and account of the run spends from this one budget.
-    tap.__dict__["budget"] = RequestBudget(budget, WINDOW, clock=clock.time, sleep=clock.sleep)
+    tap.api.graphql.budget = RequestBudget(budget, WINDOW, clock=clock.time, sleep=clock.sleep)
     with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
         tap.sync_all()
 
@@ -88,3 +88,10 @@ def test_a_zero_budget_never_waits() -> None:
     for _ in range(1000):
         with budget.request():
             pass
+
+
+def test_each_api_has_its_budget_and_zero_turns_every_budget_off() -> None:
+    api = CloudflareAPI({"Authorization": "Bearer t"}, 300)
+    assert (api.graphql.budget.limit, api.rest.budget.limit) == (300, 1200)
+    off = CloudflareAPI({"Authorization": "Bearer t"}, 0)
+    assert (off.graphql.budget.limit, off.rest.budget.limit) == (0, 0)

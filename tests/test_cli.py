@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tap_cloudflare_stream.datasets import DATASETS
+from tap_cloudflare_stream.analytics.datasets import DATASETS
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]

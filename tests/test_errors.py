@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tap_cloudflare_stream.errors import (
+from tap_cloudflare_stream.cloudflare.answers import (
     CloudflareAuthError,
     CloudflareQueryError,
     CloudflareRateLimitError,
     CloudflareTransientError,
+    Outcome,
     classify,
+    outcome,
 )
 
 
@@ -75,3 +77,19 @@ def test_retry_after_is_capped_near_the_five_minute_lockout() -> None:
     error = classify(_response(429, {"Retry-After": "86400"}), [], "x")
     assert isinstance(error, CloudflareRateLimitError)
     assert error.retry_after == 330.0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "limit reached, please try reduced time period",
+        "your request queries too many nodes",
+        "query consumed excessive resources",
+    ],
+)
+@pytest.mark.parametrize("status", [200, 503])
+def test_a_query_asking_too_much_is_told_apart_and_waits_like_a_rate_limit(
+    status: int, message: str
+) -> None:
+    assert outcome(status, message) is Outcome.NARROW_QUERY
+    assert type(classify(_response(status), [message], "x")) is CloudflareRateLimitError

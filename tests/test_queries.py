@@ -10,8 +10,13 @@ import graphql
 import pytest
 from graphql.execution.values import get_variable_values
 
-from tap_cloudflare_stream.datasets import DATASETS, Dataset
-from tap_cloudflare_stream.queries import dataset_query, order_by, page_filter, settings_query
+from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
+from tap_cloudflare_stream.analytics.queries import (
+    dataset_query,
+    order_by,
+    page_filter,
+    settings_query,
+)
 
 SCHEMA = graphql.build_schema(
     (importlib.resources.files("cloudflare_standin") / "schema.graphql").read_text()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from cloudflare_standin import Fault
 
-from tap_cloudflare_stream.client import CloudflareStream
+from tap_cloudflare_stream.cloudflare.session import RetryPolicy
 from tests.conftest import StartStandin
 from tests.reliability_scenarios import DOC, Scenario, of, rendered
 from tests.reliability_support import (
@@ -131,7 +131,7 @@ def test_a_transient_fault_is_retried_and_every_row_arrives(
         fault = Fault(kind, at=[FAULTED_PAGE], dataset=MINUTES_NODE, seconds=seconds)
     if kind == "slow":
         # The stand-in answers after 1 s (real time); the tap gives up on it after 0.25 s.
-        monkeypatch.setattr(CloudflareStream, "REQUEST_TIMEOUT_SECONDS", 0.25)
+        monkeypatch.setattr(RetryPolicy, "REQUEST_TIMEOUT_SECONDS", 0.25)
     server = start(start_standin, faults=[fault])
     caplog.set_level(logging.DEBUG)
 
@@ -245,7 +245,7 @@ def test_a_failure_is_one_line_and_the_next_run_resumes_without_loss(
     caplog: pytest.LogCaptureFixture,
     clock: CompressedClock,
 ) -> None:
-    tries = CloudflareStream.MAX_TRIES
+    tries = RetryPolicy.MAX_TRIES
     faults = []
     if scenario.fault is not None:
         at = (

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from cloudflare_standin import StandinServer
 
-from tap_cloudflare_stream.errors import CloudflareQueryError
-from tap_cloudflare_stream.streams import DatasetStream
+from tap_cloudflare_stream.analytics.stream import DatasetStream
+from tap_cloudflare_stream.cloudflare.answers import CloudflareQueryError
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
 from tests.standin import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from tap_cloudflare_stream.windows import Window, oldest_readable_day, split_windows
+from tap_cloudflare_stream.analytics.windows import Window, oldest_readable_day, split_windows
 
 D = datetime.date
 

@@ -1,31 +1,19 @@
-"""Typed, one-pass decoding of Cloudflare answers: a wrong shape fails loudly, never drops rows."""
+"""Typed, one-pass decoding of Analytics answers: a wrong shape fails loudly, never drops rows."""
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
-from tap_cloudflare_stream.datasets import Dataset
+from tap_cloudflare_stream.analytics.datasets import Dataset
+from tap_cloudflare_stream.cloudflare.answers import Answer, GraphQLError
 
 T = TypeVar("T")
 
 _PY_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float}
-
-
-class GraphQLError(msgspec.Struct):
-    """One entry of the `errors` list; only the message matters to the tap."""
-
-    message: str = ""
-
-
-class _Envelope(msgspec.Struct):
-    """The outer shape of any answer, read when the typed decode fails."""
-
-    errors: list[GraphQLError] | None = None
 
 
 class DatasetLimits(msgspec.Struct, rename="camel"):
@@ -37,24 +25,6 @@ class DatasetLimits(msgspec.Struct, rename="camel"):
     max_number_of_fields: int
     not_older_than: int
     available_fields: list[str] = []
-
-
-@dataclass
-class Answer(Generic[T]):
-    """A decoded answer: its content (None without data or account), and its error messages."""
-
-    content: T | None
-    errors: list[str]
-    data_present: bool
-
-
-def error_messages(content: bytes) -> list[str] | None:
-    """The GraphQL error messages of a JSON body, or None if it is not a JSON error envelope."""
-    try:
-        envelope = msgspec.json.decode(content, type=_Envelope)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    return [e.message for e in envelope.errors or []]
 
 
 def _answer(body: Any, content_of: Callable[[Any], T]) -> Answer[T]:
@@ -73,9 +43,10 @@ class DatasetPageDecoder:
 
     def __init__(self, dataset: Dataset) -> None:
         name = dataset.type_prefix
+        time = dataset.time_key.field
         dimensions = msgspec.defstruct(
             f"{name}Dimensions",
-            [("date", str), *((d.field, _PY_TYPES[d.json_type]) for d in dataset.dimensions)],
+            [(time, str), *((d.field, _PY_TYPES[d.json_type]) for d in dataset.dimensions)],
         )
         group_fields: list[tuple[str, Any]] = [("dimensions", dimensions)]
         for metric in dataset.metrics:
@@ -98,10 +69,10 @@ class DatasetPageDecoder:
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(body)
         self._content_of: Callable[[Any], list[Any]] = operator.attrgetter(dataset.node)
         # One C-level call pulls a row's values in column order.
-        paths = ["dimensions.date", *(f"dimensions.{d.field}" for d in dataset.dimensions)]
+        paths = [f"dimensions.{time}", *(f"dimensions.{d.field}" for d in dataset.dimensions)]
         paths += [m.field if m.block is None else f"{m.block}.{m.field}" for m in dataset.metrics]
         self._values: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*paths)
-        self._columns = ("date", *(d.column for d in dataset.dimensions))
+        self._columns = (time, *(d.column for d in dataset.dimensions))
         self._columns += tuple(m.column for m in dataset.metrics)
         self._key: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(
             *(f"dimensions.{f}" for f in dataset.key_fields)
@@ -116,7 +87,7 @@ class DatasetPageDecoder:
         return self._key(group)
 
     def records(self, groups: list[Any], account_id: str) -> Iterator[dict[str, Any]]:
-        """Flatten groups into records: account_id, date, dimension and metric columns."""
+        """Flatten groups into records: account_id, time, dimension and metric columns."""
         columns, values = self._columns, self._values
         for group in groups:
             record = dict(zip(columns, values(group), strict=True))

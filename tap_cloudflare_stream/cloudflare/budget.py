@@ -1,4 +1,8 @@
-"""A client-side budget of requests per 5 minutes, shared by every stream and account of a run."""
+"""Client-side request budgets: Cloudflare counts requests per user over 5 minutes.
+
+GraphQL Analytics allows 300 queries and the REST API 1,200 requests per 5 minutes per user;
+each family of streams spends from its own budget, shared by every stream and account of a run.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 
 WINDOW_SECONDS = 300.0
+GRAPHQL_REQUESTS_PER_5_MINUTES = 300
+REST_REQUESTS_PER_5_MINUTES = 1200
 
 
 class RequestBudget:

@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from tap_cloudflare_stream.datasets import Dataset
+from tap_cloudflare_stream.analytics.datasets import Dataset
 
 SETTINGS_FIELDS = "enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields"
 
@@ -57,7 +57,11 @@ def page_filter(
     `uid_gt` alone would skip the rest of a video's rows when a page ends inside them, so the
     seek compares the whole key: (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...
     """
-    window: dict[str, Any] = {"date_geq": first_day.isoformat(), "date_leq": last_day.isoformat()}
+    time = dataset.time_key.field
+    window: dict[str, Any] = {
+        f"{time}_geq": first_day.isoformat(),
+        f"{time}_leq": last_day.isoformat(),
+    }
     if after is None:
         return window
     fields = dataset.key_fields

@@ -1,4 +1,4 @@
-"""One declaration per Stream dataset: it drives the query, the schema and the seek key."""
+"""One declaration per Stream dataset: it drives the query, the schema, the seek key and paging."""
 
 from __future__ import annotations
 
@@ -28,14 +28,27 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class TimeKey:
+    """The time dimension a dataset is grouped by: first in its seek key, its replication key."""
+
+    field: str
+    description: str
+    json_format: Literal["date", "date-time"] = "date"
+
+
+DAY = TimeKey("date", "Day of the events (UTC).")
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """A Stream dataset read at its finest grain: one row per account, date and dimension key."""
+    """A Stream dataset read at its finest grain: one row per account, time and dimension key."""
 
     stream_name: str
     node: str
     dimensions: tuple[Dimension, ...]
     metrics: tuple[Metric, ...]
     description: str
+    time_key: TimeKey = DAY
 
     @property
     def type_prefix(self) -> str:
@@ -44,13 +57,13 @@ class Dataset:
 
     @property
     def key_fields(self) -> tuple[str, ...]:
-        """The GraphQL fields of the seek key, in sort order: date first, then the dimensions."""
-        return ("date", *(d.field for d in self.dimensions))
+        """The GraphQL fields of the seek key, in sort order: time first, then the dimensions."""
+        return (self.time_key.field, *(d.field for d in self.dimensions))
 
     @property
     def primary_key(self) -> tuple[str, ...]:
         """The stream's primary key columns."""
-        return ("account_id", "date", *(d.column for d in self.dimensions))
+        return ("account_id", self.time_key.field, *(d.column for d in self.dimensions))
 
 
 _PLAYER_DIMENSIONS = (

@@ -1,16 +1,20 @@
-"""How Cloudflare's answers map to retry-or-fail, with messages a user can act on."""
+"""What each Cloudflare answer means: data, or an outcome (wait, retry, narrow, fail) to act on.
+
+Both API families answer errors in an `errors` list of `{message}` objects, in any HTTP status;
+`outcome` sorts them, `classify` turns an outcome into the exception the retry policy acts on.
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-
-from tap_cloudflare_stream.responses import Answer, error_messages
 
 T = TypeVar("T")
 
@@ -20,6 +24,9 @@ RATE_LIMIT_MARKERS = (
     "rate limiter budget depleted",
     "too many queries in progress",
     "quota exceeded",
+)
+# The query asks for too much at once: a narrower one (fewer days, a smaller page) would pass.
+NARROW_MARKERS = (
     "limit reached, please try reduced time period",
     "your request queries too many nodes",
     "query consumed excessive resources",
@@ -37,6 +44,60 @@ AUTH_FIX = (
     "check api_token (it needs the Account Analytics: Read permission for this account) "
     "or api_email/api_key"
 )
+
+
+class GraphQLError(msgspec.Struct):
+    """One entry of the `errors` list; only the message matters to the tap."""
+
+    message: str = ""
+
+
+class _Envelope(msgspec.Struct):
+    """The outer shape of any answer, read when the typed decode fails."""
+
+    errors: list[GraphQLError] | None = None
+
+
+@dataclass
+class Answer(Generic[T]):
+    """A decoded answer: its content (None without data or account), and its error messages."""
+
+    content: T | None
+    errors: list[str]
+    data_present: bool
+
+
+def error_messages(content: bytes) -> list[str] | None:
+    """The error messages of a JSON body, or None if it is not a JSON error envelope."""
+    try:
+        envelope = msgspec.json.decode(content, type=_Envelope)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return [e.message for e in envelope.errors or []]
+
+
+class Outcome(enum.Enum):
+    """What to do about an answer that carries no data."""
+
+    WAIT_AND_RETRY = "rate limited: wait (Retry-After, else a minute), then retry"
+    RETRY_SOON = "a fault: retry within seconds"
+    NARROW_QUERY = "too much at once: ask for less"
+    FAIL = "fail with a message the user can act on"
+
+
+def outcome(status: int, lowered_text: str) -> Outcome:
+    """Sort an error answer by its HTTP status and (lower-cased) messages."""
+    if status == HTTPStatus.TOO_MANY_REQUESTS or any(m in lowered_text for m in RATE_LIMIT_MARKERS):
+        return Outcome.WAIT_AND_RETRY
+    if any(m in lowered_text for m in NARROW_MARKERS):
+        return Outcome.NARROW_QUERY
+    if (
+        status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        or status == HTTPStatus.REQUEST_TIMEOUT
+        or any(m in lowered_text for m in TRANSIENT_MARKERS)
+    ):
+        return Outcome.RETRY_SOON
+    return Outcome.FAIL
 
 
 class TapUserError(Exception):
@@ -88,17 +149,15 @@ def classify(
     status = response.status_code
     text = "; ".join(messages) if messages else f"HTTP {status} {response.reason}"
     lowered = text.lower()
-    if status == HTTPStatus.TOO_MANY_REQUESTS or any(m in lowered for m in RATE_LIMIT_MARKERS):
+    kind = outcome(status, lowered)
+    # Until the tap narrows queries itself, a query asking too much waits like a rate limit.
+    if kind in (Outcome.WAIT_AND_RETRY, Outcome.NARROW_QUERY):
         return CloudflareRateLimitError(
             f"Cloudflare rate limit for {where}: {text}",
             response,
             retry_after_seconds(response),
         )
-    if (
-        status >= HTTPStatus.INTERNAL_SERVER_ERROR
-        or status == HTTPStatus.REQUEST_TIMEOUT
-        or any(m in lowered for m in TRANSIENT_MARKERS)
-    ):
+    if kind is Outcome.RETRY_SOON:
         return CloudflareTransientError(f"Cloudflare server error for {where}: {text}", response)
     if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN) or any(
         m in lowered for m in AUTH_MARKERS

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_cloudflare_stream.queries import SeekKey
-from tap_cloudflare_stream.windows import Window
+from tap_cloudflare_stream.analytics.queries import SeekKey
+from tap_cloudflare_stream.analytics.windows import Window
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,33 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.singerlib import RecordMessage
-from singer_sdk.streams import GraphQLStream
+from singer_sdk.streams import RESTStream
 from typing_extensions import override
-
-from tap_cloudflare_stream.pagination import SeekToken
-from tap_cloudflare_stream.writer import RecordBufferingWriter
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+_TToken = TypeVar("_TToken")
 
-class LeanRecordStream(GraphQLStream[SeekToken]):
-    """A GraphQL stream whose records are typed, sorted by date and carry their partition key."""
+
+@runtime_checkable
+class BatchingWriter(Protocol):
+    """A message writer that holds RECORD lines back until flushed (records.writer has one)."""
+
+    def flush(self) -> None:
+        """Write out pending lines."""
+
+
+class LeanRecordStream(RESTStream[_TToken]):
+    """An HTTP stream whose records are typed, sorted by replication key, carry their partition.
+
+    Mix it in before singer-sdk's stream class: `class S(LeanRecordStream[T], GraphQLStream[T])`.
+    """
 
     # Pages are decoded into typed structs, so records already match the schema.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -53,7 +63,7 @@ class LeanRecordStream(GraphQLStream[SeekToken]):
             # The writer batches RECORD lines: they go out when a window's pages stop, however
             # they stop (a STATE after the window would flush them too).
             writer = self._tap.message_writer
-            if isinstance(writer, RecordBufferingWriter):
+            if isinstance(writer, BatchingWriter):
                 writer.flush()
 
     @override
@@ -112,8 +122,8 @@ class LeanRecordStream(GraphQLStream[SeekToken]):
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
-        # Records come sorted by date, thousands per date: once a window has bookmarked a
-        # date, the same date again leaves the state as it is.
+        # Records come sorted by date (or hour), thousands per value: once a window has
+        # bookmarked a value, the same value again leaves the state as it is.
         date = latest_record.get(self.replication_key or "")
         if date is None or date != self._bookmarked_date:
             super()._increment_stream_state(latest_record, context=context)

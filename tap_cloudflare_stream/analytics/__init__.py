@@ -1,0 +1,1 @@
+"""GraphQL Analytics datasets: declarations, queries, windows, seek paging, decoding, the stream."""

@@ -1,0 +1,6 @@
+"""Stream's REST catalog (videos, live inputs, ...): its streams come in the next issue.
+
+A REST resource is declared here and read by a `RESTStream` subclass that mixes in
+`cloudflare.stream.CloudflareRequests` over the run's `CloudflareAPI.rest` session, so it shares
+the credentials, retries and answer classification, and spends from the REST budget.
+"""

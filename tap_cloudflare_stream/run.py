@@ -1,0 +1,42 @@
+"""The parts a run's streams share, built once by the tap and on first use (discovery needs none).
+
+Streams receive this object in their constructor and take from it what they need: the settings,
+their family's session of the `CloudflareAPI`, and the accounts' `AccountLimits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from tap_cloudflare_stream.analytics.datasets import Dataset
+from tap_cloudflare_stream.analytics.limits import AccountLimits
+from tap_cloudflare_stream.analytics.windows import utc_today
+from tap_cloudflare_stream.cloudflare.session import CloudflareAPI
+from tap_cloudflare_stream.settings import TapSettings, parse_settings
+
+
+class RunParts:
+    """Settings, the API sessions and the accounts' limits of one run."""
+
+    def __init__(
+        self, config: Mapping[str, Any], selected_datasets: Callable[[], Sequence[Dataset]]
+    ) -> None:
+        self._config = config
+        self._selected_datasets = selected_datasets
+
+    @cached_property
+    def settings(self) -> TapSettings:
+        """The validated settings; raises SettingsError with a one-line message."""
+        return parse_settings(self._config, utc_today())
+
+    @cached_property
+    def api(self) -> CloudflareAPI:
+        """Credentials and request budgets, shared by every stream and account of the run."""
+        return CloudflareAPI(self.settings.auth_headers, self.settings.requests_per_5_minutes)
+
+    @cached_property
+    def account_limits(self) -> AccountLimits:
+        """Each account's dataset settings, read once per run for the selected datasets."""
+        return AccountLimits(self.api.graphql, self.settings.api_url, self._selected_datasets)
