@@ -79,7 +79,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_API_URL,
         title="API URL",
         description="GraphQL endpoint (https; plain http only on this machine, for the local "
-        "stand-in). Change it only for a proxy or the stand-in.",
+        "stand-in). Change it only for a proxy or the stand-in. The Stream REST streams (videos, "
+        "live_inputs, storage_usage) read from its path without the final /graphql.",
     ),
     th.Property(
         "page_size",
@@ -95,7 +96,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Requests per 5 minutes",
         description="Client-side budget shared by every stream and account of a run, at most "
         "Cloudflare's limit of 300 queries per 5 minutes per user; lower it when other clients "
-        "use the same user. 0 turns it off.",
+        "use the same user. 0 turns it off. The REST streams have their own budget, "
+        "Cloudflare's 1,200 requests per 5 minutes (off too when this is 0).",
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=True,
+        title="Emit ACTIVATE_VERSION messages",
+        description="videos and live_inputs send ACTIVATE_VERSION after listing every account, "
+        "so a target with activate_version marks items no longer listed (deleted videos) as "
+        "deleted. false: deleted videos stay in the warehouse as they were.",
     ),
 ).to_dict()
 
@@ -116,6 +127,12 @@ class TapSettings:
     api_url: str
     page_size: int | None
     requests_per_5_minutes: int
+    emit_activate_version_messages: bool = True
+
+    @property
+    def rest_url(self) -> str:
+        """The Stream REST base: api_url's path without the final /graphql (checked)."""
+        return self.api_url.rstrip("/").removesuffix("/graphql")
 
 
 def _text(config: Mapping[str, Any], name: str) -> str | None:
@@ -135,6 +152,17 @@ def _integer(config: Mapping[str, Any], name: str, default: int | None) -> int |
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise SettingsError(f"{name} must be a whole number, got {value!r}.")
+    return value
+
+
+def _boolean(config: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = config.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be true or false, got {value!r}.")
     return value
 
 
@@ -235,6 +263,11 @@ def _api_url(config: Mapping[str, Any]) -> str:
     if parsed.query or parsed.username or parsed.password:
         raise SettingsError("api_url must not carry a query string or credentials.")
     loopback = parsed.hostname in LOOPBACK_HOSTS or parsed.hostname.startswith("127.")
+    if not parsed.path.rstrip("/").endswith("/graphql"):
+        raise SettingsError(
+            f"api_url must end with /graphql, as {DEFAULT_API_URL} does: the Stream REST "
+            "streams read from the same base without it."
+        )
     if parsed.scheme == "http" and not loopback:
         raise SettingsError(
             "api_url must use https (plain http would send the credentials in clear text); "
@@ -283,4 +316,5 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
         api_url=_api_url(config),
         page_size=page_size,
         requests_per_5_minutes=budget,
+        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", True),
     )

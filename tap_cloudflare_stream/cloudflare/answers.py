@@ -24,6 +24,7 @@ RATE_LIMIT_MARKERS = (
     "rate limiter budget depleted",
     "too many queries in progress",
     "quota exceeded",
+    "consider throttling your request speed",  # REST (v4) code 971, in any HTTP status
 )
 # The query asks for too much at once: a narrower one (fewer days, a smaller page) would pass.
 NARROW_MARKERS = (
