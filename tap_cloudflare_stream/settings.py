@@ -34,8 +34,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         secret=True,
         title="API token",
-        description="API token with the Account Analytics: Read permission, sent as a Bearer "
-        "token. Use this or api_email with api_key.",
+        description="API token, sent as a Bearer token: Account Analytics: Read for the analytics "
+        "streams, Stream: Read for videos, live_inputs and storage_usage. Use this or api_email "
+        "with api_key.",
     ),
     th.Property(
         "api_email",

@@ -25,72 +25,13 @@ from cloudflare_standin import (
 
 from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import CloudflareResponseError
+from tests.catalog_contract import live_input_record, storage_record, video_record
 from tests.conftest import StartStandin
 from tests.reliability_support import CompressedClock, catalog_for, compress_time
 from tests.standin import ACCOUNT_A, ACCOUNT_B, TOKEN, SyncResult, sync, tap_config
 
 CATALOG = ("videos", "live_inputs", "storage_usage")
 BIG = {"videos": 2500, "catalog_unwatched": 100, "rows_per_day": 5}  # 2,598 videos
-
-
-# The output contract, written out independently of the tap's declarations.
-def _at(item: Any, *path: str) -> Any:
-    for key in path:
-        item = item.get(key) if isinstance(item, dict) else None
-    return item
-
-
-def video_record(account: str, video: dict[str, Any]) -> dict[str, Any]:
-    """The `videos` record of a Cloudflare video."""
-    return {
-        "account_id": account,
-        "uid": video["uid"],
-        "name": _at(video, "meta", "name"),
-        "creator": video.get("creator"),
-        "created": video.get("created"),
-        "modified": video.get("modified"),
-        "uploaded": video.get("uploaded"),
-        "duration": video.get("duration"),
-        "size": video.get("size"),
-        "width": _at(video, "input", "width"),
-        "height": _at(video, "input", "height"),
-        "ready_to_stream": video.get("readyToStream"),
-        "ready_to_stream_at": video.get("readyToStreamAt"),
-        "status_state": _at(video, "status", "state"),
-        "status_error_reason_code": _at(video, "status", "errorReasonCode"),
-        "live_input": video.get("liveInput"),
-        "clipped_from": video.get("clippedFrom"),
-        "require_signed_urls": video.get("requireSignedURLs"),
-        "scheduled_deletion": video.get("scheduledDeletion"),
-        "thumbnail": video.get("thumbnail"),
-        "preview": video.get("preview"),
-        "meta": video.get("meta"),
-    }
-
-
-def live_input_record(account: str, live: dict[str, Any]) -> dict[str, Any]:
-    """The `live_inputs` record of a Cloudflare live input."""
-    return {
-        "account_id": account,
-        "uid": live["uid"],
-        "name": _at(live, "meta", "name"),
-        "created": live.get("created"),
-        "modified": live.get("modified"),
-        "enabled": live.get("enabled"),
-        "delete_recording_after_days": live.get("deleteRecordingAfterDays"),
-        "meta": live.get("meta"),
-    }
-
-
-def storage_record(account: str, usage: dict[str, Any], day: datetime.date) -> dict[str, Any]:
-    """The `storage_usage` record of an account read on `day`."""
-    return {
-        "account_id": account,
-        "date": day.isoformat(),
-        "total_storage_minutes": usage["totalStorageMinutes"],
-        "total_storage_minutes_limit": usage["totalStorageMinutesLimit"],
-        "video_count": usage["videoCount"],
-    }
 
 
 def run(server: Any, streams: tuple[str, ...] = CATALOG, **overrides: Any) -> SyncResult:
