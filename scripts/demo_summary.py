@@ -17,6 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("video_playback_events", "video_buffer_events", "video_quality_events", "minutes_viewed")
+CATALOG = ("videos", "live_inputs", "storage_usage")
 
 
 def demo_plugin_config(plugin: str) -> dict[str, Any]:
@@ -84,13 +85,26 @@ def summary(db: Path, schema: str) -> int:
     if not problems:
         print("No duplicates: every table has exactly one row per primary key.")
 
-    print("\nTop 5 videos by minutes viewed (minutes_viewed, all accounts and days):")
-    print(f"  {'uid':<34}{'minutes':>10}{'events':>10}")
-    for uid, minutes, events in con.execute(
-        f"SELECT uid, sum(minutes_viewed), sum(events) FROM {schema}.minutes_viewed "
-        "GROUP BY uid ORDER BY 2 DESC, uid LIMIT 5"
+    print(f"\n{'catalog stream':<24}{'rows':>10}{'distinct keys':>15}")
+    for stream in CATALOG:
+        rows, keys = table_counts(con, schema, stream)
+        print(f"{stream:<24}{rows:>10}{keys:>15}")
+        if rows != keys or rows == 0:
+            problems += 1
+
+    print("\nTop 5 videos by minutes viewed (minutes_viewed joined to videos by account and uid):")
+    print(f"  {'name':<36}{'length':>8}{'minutes':>10}{'events':>10}")
+    for name, uid, duration, minutes, events in con.execute(
+        f"SELECT any_value(v.name), m.uid, any_value(v.duration), sum(m.minutes_viewed), "
+        f"sum(m.events) FROM {schema}.minutes_viewed m LEFT JOIN {schema}.videos v "
+        "ON v.account_id = m.account_id AND v.uid = m.uid "
+        "GROUP BY m.account_id, m.uid ORDER BY 4 DESC, 2 LIMIT 5"
     ).fetchall():
-        print(f"  {uid:<34}{int(minutes):>10}{int(events):>10}")
+        if name is None:
+            # Not in the library: deleted since it was watched (or a video without a name).
+            name = f"(not in videos: {uid[:8]}…)" if duration is None else f"(unnamed {uid[:8]}…)"
+        length = f"{int(duration) // 60}:{int(duration) % 60:02d}" if duration else "?"
+        print(f"  {name[:35]:<36}{length:>8}{int(minutes):>10}{int(events):>10}")
 
     print("\nViews per day, last 7 days (video_playback_events, all accounts):")
     print(f"  {'date':<12}{'views':>10}{'minutes':>10}")
