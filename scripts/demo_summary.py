@@ -100,11 +100,10 @@ def summary(db: Path, schema: str) -> int:
         "ON v.account_id = m.account_id AND v.uid = m.uid "
         "GROUP BY m.account_id, m.uid ORDER BY 4 DESC, 2 LIMIT 5"
     ).fetchall():
-        if name is None:
-            # Not in the library: deleted since it was watched (or a video without a name).
-            name = f"(not in videos: {uid[:8]}…)" if duration is None else f"(unnamed {uid[:8]}…)"
+        # No name: not in the library (deleted since it was watched), or a video without one.
+        shown = name or (f"(not in videos: {uid[:8]}…)" if duration is None else f"({uid[:8]}…)")
         length = f"{int(duration) // 60}:{int(duration) % 60:02d}" if duration else "?"
-        print(f"  {name[:35]:<36}{length:>8}{int(minutes):>10}{int(events):>10}")
+        print(f"  {shown[:35]:<36}{length:>8}{int(minutes):>10}{int(events):>10}")
 
     print("\nViews per day, last 7 days (video_playback_events, all accounts):")
     print(f"  {'date':<12}{'views':>10}{'minutes':>10}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import re
 import threading
 import time
 from typing import Any
@@ -25,12 +26,14 @@ from cloudflare_standin import (
 
 from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import CloudflareResponseError
+from tap_cloudflare_stream.settings import SettingsError, parse_settings
 from tests.catalog_contract import live_input_record, storage_record, video_record
 from tests.conftest import StartStandin
 from tests.reliability_support import CompressedClock, catalog_for, compress_time
 from tests.standin import ACCOUNT_A, ACCOUNT_B, TOKEN, SyncResult, sync, tap_config
 
 CATALOG = ("videos", "live_inputs", "storage_usage")
+TODAY = datetime.date(2026, 10, 1)
 BIG = {"videos": 2500, "catalog_unwatched": 100, "rows_per_day": 5}  # 2,598 videos
 
 
@@ -227,3 +230,37 @@ def test_a_listing_that_disagrees_with_the_total_is_a_warning(
         f"is {total} (added or deleted during the listing?); the next run lists the whole "
         "library again."
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("missing_field", "a video without uid for account "),
+        ("wrong_type", "a video whose uid is 12345 (expected string) for account "),
+    ],
+)
+def test_a_video_the_tap_cannot_key_is_a_one_line_error(
+    start_standin: StartStandin, kind: str, says: str
+) -> None:
+    server = start_standin(accounts=[ACCOUNT_A], faults=[Fault(kind, at=[1], dataset="videos")])
+    with pytest.raises(CloudflareResponseError, match=re.escape(f"Cloudflare sent {says}")):
+        run(server, ("videos",))
+
+
+def test_fields_cloudflare_adds_later_are_ignored(start_standin: StartStandin) -> None:
+    server = start_standin(faults=[Fault("extra_field", at=[1, 2], dataset="videos")])
+    result = run(server, ("videos",))
+    want = [
+        video_record(a, v)
+        for a in server.config.accounts
+        for v in expected_videos(server.config, a)
+    ]
+    assert sorted(result.records["videos"], key=str) == sorted(want, key=str)
+
+
+def test_the_rest_base_is_api_url_without_graphql() -> None:
+    config = {"account_ids": [ACCOUNT_A], "api_token": TOKEN}
+    proxy = parse_settings({**config, "api_url": "https://proxy.example.com/cf/v4/graphql"}, TODAY)
+    assert proxy.rest_url == "https://proxy.example.com/cf/v4"
+    with pytest.raises(SettingsError, match="api_url must end with /graphql"):
+        parse_settings({**config, "api_url": "https://proxy.example.com/cf/v4"}, TODAY)

@@ -29,11 +29,15 @@ class Column:
     description: str = ""
 
     @property
+    def kind(self) -> str:
+        """The JSON type: string, integer, number, boolean or object."""
+        kind = _type_dict(self.json_type)["type"]
+        return str(kind[0] if isinstance(kind, list) else kind)
+
+    @property
     def python_types(self) -> tuple[type, ...]:
         """The Python types a decoded JSON value of this column may have."""
-        kind = _type_dict(self.json_type)["type"]
-        kind = kind[0] if isinstance(kind, list) else kind
-        return _PYTHON_TYPES[kind]
+        return _PYTHON_TYPES[self.kind]
 
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
@@ -55,6 +59,7 @@ class Resource:
     """One Stream REST endpoint, as a stream of records per account."""
 
     stream_name: str
+    item_name: str  # what one item is called in messages (`video`)
     path: str  # after the REST base; `{account_id}` is the partition's account
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
@@ -66,10 +71,9 @@ class Resource:
     read_date: str | None = None  # a column set to the UTC day the answer was read
     description: str = ""
 
-    @property
-    def item_name(self) -> str:
-        """What one item is called in messages (`video`)."""
-        return self.stream_name.removesuffix("s").replace("_", " ")
+    def items(self, count: int) -> str:
+        """`1 video`, `2 videos`."""
+        return f"{count} {self.item_name}{'' if count == 1 else 's'}"
 
     def schema(self) -> dict[str, Any]:
         """The JSON schema of the records: account_id, the read date, then the columns."""
@@ -107,8 +111,8 @@ class Resource:
                 isinstance(value, bool) and bool not in column.python_types
             ):
                 raise ValueError(
-                    f"{'.'.join(column.source)} of a {self.item_name} is {value!r}, not "
-                    f"{_type_dict(column.json_type)['type']}"
+                    f"a {self.item_name} whose {'.'.join(column.source)} is {value!r} "
+                    f"(expected {column.kind})"
                 )
             record[column.name] = value
         return record
@@ -130,6 +134,7 @@ def _at(item: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 VIDEOS = Resource(
     stream_name="videos",
+    item_name="video",
     path="/accounts/{account_id}/stream",
     description="Every video of the library, listed whole on every run (GET .../stream).",
     params={"asc": "true", "include_counts": "true"},
@@ -162,6 +167,7 @@ VIDEOS = Resource(
 
 LIVE_INPUTS = Resource(
     stream_name="live_inputs",
+    item_name="live input",
     path="/accounts/{account_id}/stream/live_inputs",
     description="Every live input, listed whole on every run (GET .../stream/live_inputs).",
     params={"include_counts": "true"},
@@ -180,6 +186,7 @@ LIVE_INPUTS = Resource(
 
 STORAGE_USAGE = Resource(
     stream_name="storage_usage",
+    item_name="storage reading",
     path="/accounts/{account_id}/stream/storage-usage",
     description="Storage use, one reading per account and UTC day (GET .../stream/storage-usage).",
     single=True,

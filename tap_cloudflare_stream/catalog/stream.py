@@ -230,19 +230,18 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
             )
             return
         self.logger.info(
-            "%s: done, %d %ss in %d requests.",
+            "%s: done, %s in %d request%s.",
             self.where,
-            self._listed,
-            self.resource.item_name,
+            self.resource.items(self._listed),
             self._pages,
+            "" if self._pages == 1 else "s",
         )
         if self._total is not None and self._total != self._listed:
             self.logger.warning(
-                "%s: listed %d %ss but Cloudflare's total is %d (added or deleted during the "
+                "%s: listed %s but Cloudflare's total is %d (added or deleted during the "
                 "listing?); the next run lists the whole library again.",
                 self.where,
-                self._listed,
-                self.resource.item_name,
+                self.resource.items(self._listed),
                 self._total,
             )
 
