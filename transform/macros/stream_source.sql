@@ -45,7 +45,7 @@
   {#- The warehouse's type for a cross-database type name of models/sources.yml. -#}
   {%- if name == 'string' or name == 'json' -%}{{ return(dbt.type_string()) }}
   {%- elif name == 'integer' -%}{{ return(dbt.type_bigint()) }}
-  {%- elif name == 'float' -%}{{ return(dbt.type_float()) }}
+  {%- elif name == 'float' -%}{{ return(cloudflare_stream.type_double()) }}
   {%- elif name == 'timestamp' -%}{{ return(dbt.type_timestamp()) }}
   {%- elif name == 'boolean' -%}{{ return(dbt.type_boolean()) }}
   {%- elif name == 'date' -%}{{ return('date') }}

@@ -63,10 +63,10 @@ select
     cast(coalesce(buffering.buffer_events, 0) as {{ dbt.type_bigint() }}) as buffer_events,
     cast(coalesce(quality.quality_changes, 0) as {{ dbt.type_bigint() }}) as quality_changes,
     case when playback.views > 0
-        then cast(coalesce(buffering.buffer_events, 0) as {{ dbt.type_float() }}) / playback.views
+        then cast(coalesce(buffering.buffer_events, 0) as {{ cloudflare_stream.type_double() }}) / playback.views
     end as buffer_events_per_view,
     case when playback.views > 0 and videos.duration > 0
-        then cast(playback.time_viewed_minutes as {{ dbt.type_float() }}) * 60
+        then cast(playback.time_viewed_minutes as {{ cloudflare_stream.type_double() }}) * 60
             / playback.views / videos.duration
     end as completion_estimate
 from grain

@@ -28,12 +28,12 @@ select
     video_id,
     cast(requests as {{ dbt.type_bigint() }}) as requests,
     cast(milliseconds_viewed as {{ dbt.type_bigint() }}) as milliseconds_viewed,
-    cast(buffer_starvation_milliseconds as {{ dbt.type_float() }})
+    cast(buffer_starvation_milliseconds as {{ cloudflare_stream.type_double() }})
         as buffer_starvation_milliseconds,
     case when milliseconds_viewed > 0 and starvation_requests > 0
-        then cast(buffer_starvation_milliseconds as {{ dbt.type_float() }}) / milliseconds_viewed
+        then cast(buffer_starvation_milliseconds as {{ cloudflare_stream.type_double() }}) / milliseconds_viewed
     end as rebuffering_ratio,
     case when bitrate_requests > 0
-        then cast(encoded_bitrate_x_requests as {{ dbt.type_float() }}) / bitrate_requests
+        then cast(encoded_bitrate_x_requests as {{ cloudflare_stream.type_double() }}) / bitrate_requests
     end as avg_encoded_bitrate
 from delivery
