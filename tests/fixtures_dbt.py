@@ -99,13 +99,14 @@ def create_pending_tables(
     types = _TYPES[flavour]
     soft_delete = flavour == "postgres"
     execute(f"CREATE SCHEMA IF NOT EXISTS {schema}", [])
-    for table, columns in PENDING_COLUMNS.items():
-        ddl = [f"{name} {types[kind]}" for name, kind in columns]
+    for table, declared in PENDING_COLUMNS.items():
+        ddl = [f"{name} {types[kind]}" for name, kind in declared]
         if soft_delete:
             ddl.append("_sdc_deleted_at TIMESTAMP")
         execute(f"CREATE TABLE {schema}.{table} ({', '.join(ddl)})", [])
 
     day = config.today
+    assert day is not None, "the stand-in's today must be fixed"
     created = datetime.datetime(day.year, day.month, day.day) - datetime.timedelta(days=30)
     catalog: dict[tuple[str, str], tuple[str | None, str | None, float | None]] = {}
     videos: list[dict[str, Any]] = []
@@ -175,8 +176,9 @@ def create_pending_tables(
          "avg_upload_duration_ratio": 0.2}
     ]  # fmt: skip
 
-    for table, rows in [("videos", videos), ("cmcd_hourly", cmcd), ("storage_usage", storage),
-                        ("live_inputs", live_inputs), ("live_input_events_hourly", live_events)]:  # fmt: skip
+    tables = {"videos": videos, "cmcd_hourly": cmcd, "storage_usage": storage,
+              "live_inputs": live_inputs, "live_input_events_hourly": live_events}  # fmt: skip
+    for table, rows in tables.items():
         columns = [name for name, _ in PENDING_COLUMNS[table]]
         if soft_delete:
             columns.append("_sdc_deleted_at")
@@ -213,7 +215,7 @@ def expected_video_daily(
             0,
         )
     )
-    for stream, metrics in [
+    for stream, columns in [
         ("video_playback_events", ("views", "time_viewed_minutes")),
         ("video_buffer_events", ("buffer_events",)),
         ("video_quality_events", ("quality_changes",)),
@@ -225,8 +227,8 @@ def expected_video_daily(
                 datetime.date.fromisoformat(record["date"]),
                 record["uid"],
             )
-            for metric in metrics:
-                sums[key][metric] += int(record[metric])
+            for column in columns:
+                sums[key][column] += int(record[column])
     rows = {}
     for key, metrics in sums.items():
         name, creator, duration = catalog.get((key[0], key[2]), (None, None, None))

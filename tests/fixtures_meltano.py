@@ -35,9 +35,11 @@ PLUGIN_EXECUTABLES = {
     "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin",
     "dbt-duckdb": ROOT / ".meltano/utilities/dbt-duckdb/venv/bin",
     "dbt-postgres": ROOT / ".meltano/utilities/dbt-postgres/venv/bin",
+    "dbt-snowflake": ROOT / ".meltano/utilities/dbt-snowflake/venv/bin",
+    "dbt-bigquery": ROOT / ".meltano/utilities/dbt-bigquery/venv/bin",
 }
 # A plugin's executable, when it is not named after the plugin.
-EXECUTABLE_NAMES = {"dbt-duckdb": "dbt", "dbt-postgres": "dbt"}
+EXECUTABLE_NAMES = {name: "dbt" for name in PLUGIN_EXECUTABLES if name.startswith("dbt-")}
 # Variables from the caller's shell that would change what a test's pipeline does.
 _SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|DBT_)")
 
