@@ -248,7 +248,8 @@ def test_models_compile_for_snowflake_and_bigquery_offline(
     require_plugins("dbt-snowflake", "dbt-bigquery")
     settings = {
         "dbt-snowflake": {"DBT_SNOWFLAKE_ACCOUNT": "offline-check", "DBT_SNOWFLAKE_USER": "nobody",
-                          "DBT_SNOWFLAKE_PASSWORD": "unused", "DBT_SNOWFLAKE_WAREHOUSE": "WH",
+                          "DBT_SNOWFLAKE_PASSWORD": "unused", "DBT_SNOWFLAKE_ROLE": "R",
+                          "DBT_SNOWFLAKE_WAREHOUSE": "WH",
                           "DBT_SNOWFLAKE_DATABASE": "OFFLINE_DB"},
         "dbt-bigquery": {"DBT_BIGQUERY_METHOD": "oauth-secrets", "DBT_BIGQUERY_TOKEN": "unused",
                          "DBT_BIGQUERY_PROJECT": "offline-project"},
