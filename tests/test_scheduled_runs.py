@@ -63,7 +63,8 @@ BUCKET = "meltano-state"
 HISTORY_DAYS = 10
 # The tap syncs the streams in catalog order: the killed runner dies once the first stream's
 # rows reach the warehouse, while the last stream's first query hangs.
-SYNC_ORDER = [s["tap_stream_id"] for s in json.loads((ROOT / "catalog.json").read_text())["streams"]]
+CATALOG = json.loads((ROOT / "catalog.json").read_text())
+SYNC_ORDER = [stream["tap_stream_id"] for stream in CATALOG["streams"]]
 FIRST_STREAM, KILLED_STREAM = SYNC_ORDER[0], SYNC_ORDER[-1]
 # Variables of the test's own shell that must not leak into a runner.
 SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|AWS_)")
@@ -130,6 +131,7 @@ class StepRun:
     script: str
     returncode: int
     output: str
+    seconds: float
 
 
 @dataclass
@@ -184,6 +186,7 @@ class Runner:
     def _bash(self, name: str, script: str, kill: Callable[[], bool] | None) -> StepRun:
         """`bash --noprofile --norc -eo pipefail -c SCRIPT`, GitHub's shell for `run:`."""
         log = self.root / f".step-{len(self.steps)}.log"
+        began = time.monotonic()
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
@@ -203,7 +206,8 @@ class Runner:
             if process.poll() is None and kill is None:
                 os.killpg(process.pid, signal.SIGKILL)
             returncode = process.wait(timeout=60)
-        return StepRun(name, script, returncode, log.read_text(errors="replace"))
+        output = log.read_text(errors="replace")
+        return StepRun(name, script, returncode, output, round(time.monotonic() - began, 1))
 
     def step(self, name: str) -> StepRun:
         """The run of the step called `name`."""
@@ -345,8 +349,8 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
             accounts=everyone,
             seed=31,
             today=today,
-            rows_per_day=30,
-            videos=8,
+            rows_per_day=12,
+            videos=6,
             revision=revision,
             revised_days=3,
             tokens={TOKEN: None},
