@@ -65,7 +65,7 @@ def hub_entry(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def as_yaml(entries: list[dict[str, Any]]) -> str:
     """Entries as they are written in the definition's `settings:` list."""
-    return yaml.safe_dump(entries, sort_keys=False, width=100, allow_unicode=True)
+    return str(yaml.safe_dump(entries, sort_keys=False, width=100, allow_unicode=True))
 
 
 def test_every_setting_of_the_tap_is_in_the_hub_definition_as_declared() -> None:

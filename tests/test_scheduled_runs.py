@@ -52,7 +52,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.fixtures_meltano import MELTANO, ROOT, require_plugins
 from tests.fixtures_pg import PostgresServer
-from tests.standin import STREAMS, utc_today
+from tests.standin import CONTRACT, STREAMS, utc_today
 from tests.test_e2e_postgres import expected_rows, table_rows
 
 WORKFLOW = ROOT / "examples" / "github-actions" / "cloudflare-stream-daily.yml"
@@ -113,6 +113,11 @@ def prod_lookback_days() -> int:
         p for p in prod["config"]["plugins"]["extractors"] if p["name"] == "tap-cloudflare-stream"
     )
     return int(tap["config"]["lookback_days"])
+
+
+def dataset_of(stream: str) -> str:
+    """The GraphQL node a stream reads (tests/standin.py's contract)."""
+    return CONTRACT[stream][0]
 
 
 def state_id(group: str) -> str:
@@ -209,9 +214,12 @@ class Runner:
         output = log.read_text(errors="replace")
         return StepRun(name, script, returncode, output, round(time.monotonic() - began, 1))
 
-    def step(self, name: str) -> StepRun:
-        """The run of the step called `name`."""
-        return next(s for s in self.steps if s.name == name)
+    def report(self) -> str:
+        """Each step's name, exit status, time and the end of its output, for a failure."""
+        return "\n".join(
+            f"--- {s.name}: exit {s.returncode} after {s.seconds} s\n{s.output[-3000:]}"
+            for s in self.steps
+        )
 
 
 @cache
@@ -373,7 +381,7 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         def one(group: dict[str, str]) -> tuple[Runner, StandinServer]:
             kill_this = day == 1 and group["group"] == killed
             # The killed job's query for its last stream hangs, as a stalled network would.
-            hang = [Fault("slow", dataset=_dataset_of(KILLED_STREAM), at=[1], seconds=600)]
+            hang = [Fault("slow", dataset=dataset_of(KILLED_STREAM), at=[1], seconds=600)]
             server = StandinServer(cloudflare(today, revision, hang if kill_this else []))
             server.start()
             env = {k: v for k, v in os.environ.items() if not SCRUBBED.match(k)}
@@ -416,7 +424,7 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         if group["group"] == killed:
             assert list(ran.values())[-1] == -signal.SIGKILL, ran
             continue
-        assert set(ran.values()) == {0}, "\n".join(s.output[-3000:] for s in runner.steps)
+        assert set(ran.values()) == {0}, runner.report()
     states = s3.states()
     finished = {state_id(g["group"]) for g in matrix if g["group"] != killed}
     assert finished <= set(states) <= finished | {state_id(killed)}, sorted(states)
@@ -440,14 +448,12 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     second = play_day(2, day2, revision=1)
     for group in matrix:
         runner, server = second[group["group"]]
-        assert {s.returncode for s in runner.steps} == {0}, "\n".join(
-            s.output[-3000:] for s in runner.steps
-        )
+        assert {s.returncode for s in runner.steps} == {0}, runner.report()
         read = first_days_read(server)
         assert {a for _, a in read} == set(accounts_of(group)), read
         confirmed = bookmarks(states.get(state_id(group["group"]), {}))
         for (dataset, account), day in read.items():
-            stream = next(s for s in STREAMS if _dataset_of(s) == dataset)
+            stream = next(s for s in STREAMS if dataset_of(s) == dataset)
             bookmark = confirmed.get((stream, account))
             if bookmark is None:  # never confirmed: read from start_date, losing nothing
                 assert day == start.isoformat(), (group["group"], stream, account, day)
@@ -463,6 +469,15 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         every = {(s, a): day2.isoformat() for s in STREAMS for a in accounts_of(group)}
         assert bookmarks(states[state_id(group["group"])]) == every
 
+    # No secret in any job's output.
+    for runner, _ in [*first.values(), *second.values()]:
+        for secret in (
+            TOKEN,
+            postgres_server.password,
+            secrets["MELTANO_STATE_AWS_SECRET_ACCESS_KEY"],
+        ):
+            assert all(secret not in s.output for s in runner.steps), "a secret reached a log"
+
     # The warehouse: every group's rows, each once, with day 2's revised values.
     truth = cloudflare(day2, 1, [])
     for stream in STREAMS:
@@ -472,10 +487,3 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         assert set(rows) == want, (
             f"{stream}: {len(want - set(rows))} rows missing, {len(set(rows) - want)} extra"
         )
-
-
-def _dataset_of(stream: str) -> str:
-    """The GraphQL node a stream reads (tests/standin.py's contract)."""
-    from tests.standin import CONTRACT
-
-    return CONTRACT[stream][0]
