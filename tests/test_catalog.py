@@ -8,7 +8,9 @@ the records), the 403 of a token without Stream: Read, REST faults, and the coun
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
 import logging
 import math
 import re
@@ -24,9 +26,12 @@ from cloudflare_standin import (
     expected_videos,
 )
 
+from bench.budget import SimulatedClock, max_in_window
 from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import CloudflareResponseError
+from tap_cloudflare_stream.cloudflare.budget import RequestBudget
 from tap_cloudflare_stream.settings import SettingsError, parse_settings
+from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.catalog_contract import live_input_record, storage_record, video_record
 from tests.conftest import StartStandin
 from tests.reliability_support import CompressedClock, catalog_for, compress_time
@@ -264,3 +269,31 @@ def test_the_rest_base_is_api_url_without_graphql() -> None:
     assert proxy.rest_url == "https://proxy.example.com/cf/v4"
     with pytest.raises(SettingsError, match="api_url must end with /graphql"):
         parse_settings({**config, "api_url": "https://proxy.example.com/cf/v4"}, TODAY)
+
+
+def test_the_catalog_spends_from_its_own_rest_budget_and_is_never_refused(
+    start_standin: StartStandin,
+) -> None:
+    # The stand-in allows 2 REST requests per 300 s (and no GraphQL one): 2 accounts x 3 streams
+    # need 6, so the run must pace itself over three windows, on a simulated clock.
+    clock = SimulatedClock(max_latency=0.4, seed=3)
+    server = start_standin(
+        clock=clock.in_flight,
+        rest_rate_limit_requests=2,
+        rest_rate_limit_window=300.0,
+        rest_rate_limit_lockout=300.0,
+        rate_limit_queries=0,
+    )
+    config = tap_config(server.url, requests_per_5_minutes=300)
+    tap = TapCloudflareStream(
+        config=config, catalog=catalog_for(config, CATALOG), validate_config=True
+    )
+    tap.api.rest.budget = RequestBudget(2, 300.0, clock=clock.time, sleep=clock.sleep)
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        tap.sync_all()
+    log = server.request_log
+    assert len(log) == 6
+    assert {e.kind for e in log} == {"rest"}
+    assert {e.status for e in log} == {200}, "a request was refused"
+    assert max_in_window([e.time for e in log], 300.0) <= 2
+    assert log[-1].time - log[0].time >= 2 * 300.0
