@@ -33,6 +33,8 @@ PLUGIN_EXECUTABLES = {
     "tap-cloudflare-stream": ROOT / ".meltano/extractors/tap-cloudflare-stream/venv/bin",
     "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin",
     "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin",
+    "target-snowflake": ROOT / ".meltano/loaders/target-snowflake/venv/bin",
+    "target-bigquery": ROOT / ".meltano/loaders/target-bigquery/venv/bin",
 }
 # Variables from the caller's shell that would change what a test's pipeline does.
 _SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_)")

@@ -1,15 +1,17 @@
 """Runs the unmodified target-snowflake in-process under fakesnow (test harness only).
 
-Python imports `sitecustomize` at start-up from PYTHONPATH; meltano.yml's warehouse-test
-environment puts this folder there for target-snowflake. When FAKESNOW_DB_PATH is set,
-`snowflake.connector.connect` is patched so the target talks to fakesnow (DuckDB files in that
-folder, shared by every run of a test and by the read-back).
+scripts/setup-warehouses adds fakesnow and a `.pth` file to the target's venv: at every start
+of that venv's Python, when FAKESNOW_DB_PATH is set, the `.pth` imports this module, which
+patches `snowflake.connector.connect` so the target talks to fakesnow (DuckDB files in that
+folder, shared by every run of a test and by the read-back). Without the variable nothing
+changes. (Meltano drops PYTHONPATH from a plugin's environment, so a sitecustomize cannot do it.)
 
 fakesnow 0.12.1 lacks what the target's loading path uses, so a small stage layer stands in:
 - `PUT 'file://…' '@~/target-snowflake/<id>'`: remembers the local batch files of stage <id>;
 - `MERGE … USING (SELECT $1:col::TYPE … FROM '@~/target-snowflake/<id>'(file_format => f)
   QUALIFY … SEQ8() …)`: the stage becomes an inline VALUES table of the files' JSON lines in
   order (stage_seq stands for SEQ8()); that source is materialised into a table first, since fakesnow cannot MERGE from a subquery with QUALIFY;
+- statements take turns (fakesnow's MERGE is not safe in parallel threads);
 - `REMOVE '@~/…'`, `CREATE OR REPLACE FILE FORMAT`, `DROP FILE FORMAT`: succeed doing nothing.
 So a test proves the target's types, casts, MERGE on keys and empty strings, not Snowflake's
 stage itself.
@@ -22,6 +24,7 @@ import contextlib
 import gzip
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -53,9 +56,16 @@ def _install(db_path: str) -> None:
     from fakesnow.cursor import FakeSnowflakeCursor  # type: ignore[import-not-found]
 
     staged: dict[str, list[str]] = {}
+    lock = threading.RLock()
     execute = FakeSnowflakeCursor.execute
 
     def staged_execute(self: Any, command: str, params: Any = None, *args: Any, **kw: Any) -> Any:
+        # fakesnow runs a MERGE as several statements through a fixed helper table: the target
+        # drains streams in parallel threads, so statements take turns.
+        with lock:
+            return stage_layer(self, command, params, *args, **kw)
+
+    def stage_layer(self: Any, command: str, params: Any = None, *args: Any, **kw: Any) -> Any:
         if re.match(r"\s*put\s", command, re.IGNORECASE) and (stage := _STAGE.search(command)):
             uri = next(iter(params.values())) if isinstance(params, dict) else params[0]
             staged.setdefault(stage.group(1), []).append(str(uri))
@@ -70,7 +80,8 @@ def _install(db_path: str) -> None:
             source = source.replace("$1:", "stage_row:").replace("SEQ8()", "stage_seq")
             # A session that found the schema already there has no current schema in fakesnow.
             execute(self, f"USE SCHEMA {merge.group(1).rstrip('.')}")
-            table = f"{merge.group(1)}FS_STAGE"
+            # one table per stage: the target drains several streams in parallel threads
+            table = merge.group(1) + re.sub(r"\W", "_", f"FS_STAGE_{stage.group(1)}").upper()
             execute(self, f"CREATE OR REPLACE TABLE {table} AS {source}")
             command = command[: merge.start(2) - 1] + table + command[merge.end(2) + 1 :]
             result = execute(self, command, params, *args, **kw)  # the target reads its counts
