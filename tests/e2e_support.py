@@ -100,7 +100,9 @@ def analytics_check(stream: str) -> TableCheck:
     def expected(config: StandinConfig, first: datetime.date, last: datetime.date) -> set[Row]:
         return expected_rows(config, stream, first, last)
 
-    return TableCheck(stream, columns, ["account_id", "date", *(c for c, _ in dimensions)], kinds, expected)
+    return TableCheck(
+        stream, columns, ["account_id", "date", *(c for c, _ in dimensions)], kinds, expected
+    )
 
 
 # The streams the catalog selects today. Add the catalog stream `videos` here when it lands.

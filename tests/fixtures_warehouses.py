@@ -91,7 +91,9 @@ def snowflake_warehouse(tmp_path: Path) -> Warehouse:
     require_plugins("target-snowflake")
     venv = PLUGIN_EXECUTABLES["target-snowflake"].parent
     if not (venv / ".fakesnow-stamp").exists():
-        missing("fakesnow is not installed in target-snowflake's venv: run scripts/setup-warehouses")
+        missing(
+            "fakesnow is not installed in target-snowflake's venv: run scripts/setup-warehouses"
+        )
     databases = tmp_path / "fakesnow"
     databases.mkdir()
     return Warehouse(
@@ -131,7 +133,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"bqemulator exited {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"bqemulator exited {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -249,7 +253,9 @@ def run_twice_with_revision(meltano_project: MeltanoProject, warehouse: Warehous
         assert set(windows_read(log)) == {f"{start}..{utc_today()}"}, windows_read(log)
         first = tables(today)
         for check in TABLE_CHECKS:
-            assert any("" in row for row in first[check.stream]), f"{check.stream}: no empty strings"
+            assert any("" in row for row in first[check.stream]), (
+                f"{check.stream}: no empty strings"
+            )
         marks = bookmarks(meltano_project.state(ENVIRONMENT, state_id))
         assert set(marks.values()) == {today.isoformat()}, marks
 

@@ -4,7 +4,7 @@
 (meltanolabs-target-snowflake, load_method upsert) twice over the stand-in, read back with
 snowflake-connector-python: exact rows, one row per key, documented types, `""` kept, revised
 metrics updated in place by the target's MERGE. fakesnow runs the SQL in DuckDB and the stage
-(PUT/@~) is emulated (tests/emulators/fakesnow_harness.py), so Snowflake's stage itself is not proven.
+(PUT/@~) is emulated (tests/emulators/fakesnow_harness.py): Snowflake's stage is not proven.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ fakesnow 0.12.1 lacks what the target's loading path uses, so a small stage laye
 - `PUT 'file://…' '@~/target-snowflake/<id>'`: remembers the local batch files of stage <id>;
 - `MERGE … USING (SELECT $1:col::TYPE … FROM '@~/target-snowflake/<id>'(file_format => f)
   QUALIFY … SEQ8() …)`: the stage becomes an inline VALUES table of the files' JSON lines in
-  order (stage_seq stands for SEQ8()); that source is materialised into a table first, since fakesnow cannot MERGE from a subquery with QUALIFY;
+  order (stage_seq stands for SEQ8()); that source is materialised into a table first, since
+  fakesnow cannot MERGE from a subquery with QUALIFY;
 - statements take turns (fakesnow's MERGE is not safe in parallel threads);
 - `REMOVE '@~/…'`, `CREATE OR REPLACE FILE FORMAT`, `DROP FILE FORMAT`: succeed doing nothing.
 So a test proves the target's types, casts, MERGE on keys and empty strings, not Snowflake's
@@ -32,9 +33,14 @@ from urllib.parse import unquote, urlparse
 _STAGE = re.compile(r"'@~/target-snowflake/([^'/]+)/?'")
 _STAGE_SELECT = re.compile(r"'@~/target-snowflake/([^'/]+)'\s*\(\s*file_format\s*=>\s*[^)]*\)")
 _MERGE_SOURCE = re.compile(
-    r'merge into ((?:"[^"]+"\.){2})"[^"]+" d using \((select .*? = 1)\) s on ', re.IGNORECASE | re.DOTALL
+    r'merge into ((?:"[^"]+"\.){2})"[^"]+" d using \((select .*? = 1)\) s on ',
+    re.IGNORECASE | re.DOTALL,
 )
-_NOPS = [r"\s*remove\s", r"\s*create\s+or\s+replace\s+file\s+format\s", r"\s*drop\s+file\s+format\s"]
+_NOPS = [
+    r"\s*remove\s",
+    r"\s*create\s+or\s+replace\s+file\s+format\s",
+    r"\s*drop\s+file\s+format\s",
+]
 
 
 def _lines(uri: str) -> list[str]:
@@ -75,7 +81,10 @@ def _install(db_path: str) -> None:
             # source rows first, then MERGE from that table.
             rows = [line for uri in staged.get(stage.group(1), []) for line in _lines(uri)]
             values = ", ".join(f"({_literal(line)}, {n})" for n, line in enumerate(rows))
-            table = f"(SELECT PARSE_JSON(column1) AS stage_row, column2 AS stage_seq FROM VALUES {values})"
+            table = (
+                "(SELECT PARSE_JSON(column1) AS stage_row, column2 AS stage_seq "
+                f"FROM VALUES {values})"
+            )
             source = merge.group(2).replace(stage.group(0), table)
             source = source.replace("$1:", "stage_row:").replace("SEQ8()", "stage_seq")
             # A session that found the schema already there has no current schema in fakesnow.

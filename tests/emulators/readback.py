@@ -52,7 +52,9 @@ def snowflake(schema: str, tables: dict[str, list[str]]) -> dict[str, Any]:
         select = ", ".join(f'"{c.upper()}"' for c in columns)
         cur.execute(f'SELECT {select} FROM "{schema.upper()}"."{table.upper()}"')
         json_columns = [types.get(c) in {"VARIANT", "OBJECT"} for c in columns]
-        rows = [[_value(v, j) for v, j in zip(row, json_columns)] for row in cur.fetchall()]
+        rows = [
+            [_value(v, j) for v, j in zip(row, json_columns, strict=True)] for row in cur.fetchall()
+        ]
         out[table] = {"types": types, "rows": rows}
     return out
 
@@ -69,7 +71,10 @@ def bigquery(schema: str, tables: dict[str, list[str]]) -> dict[str, Any]:
         select = ", ".join(f"`{c}`" for c in columns)
         result = client.query(f"SELECT {select} FROM `{schema}.{table}`").result()
         json_columns = [types.get(c) == "JSON" for c in columns]
-        rows = [[_value(v, j) for v, j in zip(row.values(), json_columns)] for row in result]
+        rows = [
+            [_value(v, j) for v, j in zip(row.values(), json_columns, strict=True)]
+            for row in result
+        ]
         out[table] = {"types": types, "rows": rows}
     return out
 
