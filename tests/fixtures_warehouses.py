@@ -19,10 +19,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +60,14 @@ class Warehouse:
     schema: str  # the schema (Snowflake) or dataset (BigQuery) the tables land in
     env: dict[str, str]  # variables for `meltano run` and the read-back
     types: dict[str, set[str]]  # column kind -> the warehouse types that are right for it
+    config: str = ""  # the target's configuration in the warehouse-test environment (JSON)
 
-    def read(self, checks: list[TableCheck]) -> dict[str, tuple[dict[str, str], list[Row]]]:
-        """(column types, rows) of each checked table, through the warehouse's client."""
+    def read(
+        self, tables: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[dict[str, str], list[Row]]]:
+        """(column types, rows) of each table {name: columns}, through the warehouse's client."""
         python = PLUGIN_EXECUTABLES[self.loader] / "python"
-        spec = {"schema": self.schema, "tables": {c.stream: list(c.columns) for c in checks}}
+        spec = {"schema": self.schema, "tables": {t: list(c) for t, c in tables.items()}}
         result = subprocess.run(
             [str(python), str(EMULATORS / "readback.py"), self.kind],
             input=json.dumps(spec),
@@ -73,11 +78,32 @@ class Warehouse:
             env={**_base_env(), **self.env},
         )
         assert result.returncode == 0, f"read-back failed:\n{result.stderr[-3000:]}"
-        tables: dict[str, Any] = json.loads(result.stdout)
+        read: dict[str, Any] = json.loads(result.stdout)
         return {
             name: (table["types"], [tuple(row) for row in table["rows"]])
-            for name, table in tables.items()
+            for name, table in read.items()
         }
+
+    def load(self, meltano_project: MeltanoProject, messages: list[dict[str, Any]]) -> None:
+        """Pipe Singer messages through the target, with its warehouse-test configuration."""
+        if not self.config:  # the environment's configuration, asked from Meltano once
+            printed = meltano_project.run(
+                f"--environment={ENVIRONMENT}", "config", "--unsafe", "print", self.loader
+            ).stdout
+            self.config = printed[printed.index("{") :]
+        config_file = Path(tempfile.mkdtemp(prefix="target-config-")) / "config.json"
+        config_file.write_text(self.config)
+        result = subprocess.run(
+            [str(PLUGIN_EXECUTABLES[self.loader] / self.loader), "--config", str(config_file)],
+            input="".join(json.dumps(m) + "\n" for m in messages),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**_base_env(), **self.env},
+        )
+        shutil.rmtree(config_file.parent, ignore_errors=True)
+        assert result.returncode == 0, f"{self.loader} failed:\n{result.stderr[-3000:]}"
 
 
 def _base_env() -> dict[str, str]:
@@ -239,7 +265,7 @@ def run_twice_with_revision(meltano_project: MeltanoProject, warehouse: Warehous
 
         def tables(last: datetime.date) -> dict[str, set[Row]]:
             loaded = {}
-            read = warehouse.read(TABLE_CHECKS)
+            read = warehouse.read({check.stream: check.columns for check in TABLE_CHECKS})
             for check in TABLE_CHECKS:
                 types, rows = read[check.stream]
                 assert_types(warehouse, check, types)
