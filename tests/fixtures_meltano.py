@@ -62,12 +62,20 @@ class MeltanoProject:
         return env
 
     def run(
-        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 600,
+        lock: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `meltano ARGS` in the project root; fail the test, with an excerpt, if it fails."""
+        """Run `meltano ARGS` in the project root; fail the test, with an excerpt, if it fails.
+
+        `lock=False` only for commands that write no run files (e.g. `config print`).
+        """
         RUN_LOCK.parent.mkdir(exist_ok=True)
-        with RUN_LOCK.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with RUN_LOCK.open("a") as lock_file:
+            if lock:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
             result = subprocess.run(
                 [str(MELTANO), *args],
                 cwd=ROOT,

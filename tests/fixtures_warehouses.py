@@ -88,7 +88,12 @@ class Warehouse:
         """Pipe Singer messages through the target, with its warehouse-test configuration."""
         if not self.config:  # the environment's configuration, asked from Meltano once
             printed = meltano_project.run(
-                f"--environment={ENVIRONMENT}", "config", "--unsafe", "print", self.loader
+                f"--environment={ENVIRONMENT}",
+                "config",
+                "--unsafe",
+                "print",
+                self.loader,
+                lock=False,  # reads the configuration, writes no run files
             ).stdout
             self.config = printed[printed.index("{") :]
         config_file = Path(tempfile.mkdtemp(prefix="target-config-")) / "config.json"
