@@ -65,11 +65,13 @@ class TapCloudflareStream(TapOutput, Tap):
         # Our own checks run first: their messages name the setting and never echo a secret,
         # unlike a JSON-schema error, which prints the offending value.
         try:
-            _ = self.settings
+            settings = self.settings
         except SettingsError as exc:
             if raise_errors:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
             return [str(exc)]
+        for warning in settings.warnings:
+            self.logger.warning(warning)
         return super()._validate_config(raise_errors=raise_errors)
 
     @override
