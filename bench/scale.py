@@ -89,7 +89,9 @@ def run_tap(tree: Path, config: Path, catalog: Path, workdir: Path) -> dict[str,
     ]  # fmt: skip
     began = time.perf_counter()
     with (workdir / "tap.stderr").open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=tree
+        )
         stop, memory = threading.Event(), list[float]()
         watcher = threading.Thread(target=peak_memory_mb, args=(process.pid, stop, memory))
         watcher.start()
@@ -127,6 +129,7 @@ def catalog_for(tree: Path, config: Path) -> dict[str, Any]:
         check=True,
         capture_output=True,
         env=env,
+        cwd=tree,  # `python -m` puts the working directory first on sys.path
     )
     catalog: dict[str, Any] = json.loads(found.stdout)
     for entry in catalog["streams"]:
