@@ -24,7 +24,7 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
-from tap_cloudflare_stream.records.state import PacedStateWriter
+from tap_cloudflare_stream.records.state import IndexedStateManager, PacedStateWriter
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BatchConfig
@@ -75,6 +75,20 @@ class LeanRecordStream(RESTStream[_TToken]):
                 writer.flush()
 
     # STATE
+
+    @override
+    @property
+    def state_manager(self) -> IndexedStateManager:
+        if not isinstance(self._state_manager, IndexedStateManager):
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     @override
     def _write_state_message(self) -> None:
