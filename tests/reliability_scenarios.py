@@ -181,23 +181,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the next run starts from the last STATE it wrote (bookmark, lookback 0)",
         "messages before the kill + the resumed run = every row, by primary key",
     ),
-    Scenario(
-        "sigterm",
-        "interrupt",
-        "SIGTERM of the CLI (Meltano's cancel) after N messages, at five points of the run; "
-        "and a signal arriving half-way through a write (tests/test_termination.py)",
-        "writes out the whole lines it holds and one last STATE covering exactly them; exit 143",
-        "stdout holds only whole JSON lines; messages before + a run from the last STATE = "
-        "every row",
-    ),
-    Scenario(
-        "batch_kill",
-        "interrupt",
-        "SIGKILL of a batch-mode run (3 accounts) right after its k-th STATE; batch sizes "
-        "5 to 10,000, windows of 1 to 3 days (tests/test_termination.py)",
-        "a STATE only ever follows the BATCH message that names the rows it covers",
-        "rows in the files named before the kill + the resumed run = every row",
-    ),
     # Bad configuration, through the real CLI.
     *(
         Scenario(
