@@ -25,19 +25,18 @@ from tap_cloudflare_stream.catalog.resources import RESOURCES
 from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import TapUserError
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
-from tap_cloudflare_stream.records.writer import RecordBufferingWriter
+from tap_cloudflare_stream.records.output import TapOutput
 from tap_cloudflare_stream.run import RunParts
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
 
-class TapCloudflareStream(Tap):
+class TapCloudflareStream(TapOutput, Tap):
     """Singer tap for Cloudflare Stream: analytics (GraphQL) and the video catalog (REST)."""
 
     name = "tap-cloudflare-stream"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = RecordBufferingWriter  # msgspec, no flush per RECORD
 
     @cached_property
     def parts(self) -> RunParts:
@@ -71,11 +70,13 @@ class TapCloudflareStream(Tap):
         # Our own checks run first: their messages name the setting and never echo a secret,
         # unlike a JSON-schema error, which prints the offending value.
         try:
-            _ = self.settings
+            settings = self.settings
         except SettingsError as exc:
             if raise_errors:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
             return [str(exc)]
+        for warning in settings.warnings:
+            self.logger.warning(warning)
         return super()._validate_config(raise_errors=raise_errors)
 
     @override

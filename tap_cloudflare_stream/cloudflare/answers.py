@@ -25,6 +25,9 @@ RATE_LIMIT_MARKERS = (
     "too many queries in progress",
     "quota exceeded",
     "consider throttling your request speed",  # REST (v4) code 971, in any HTTP status
+    # Account-based limiting (`extensions.code: "budget"`): "Account <tag> has exceeded its
+    # rate limit. Please try again after 5 minutes."
+    "has exceeded its rate limit",
 )
 # The query asks for too much at once: a narrower one (fewer days, a smaller page) would pass.
 NARROW_MARKERS = (
