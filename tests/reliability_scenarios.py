@@ -279,6 +279,24 @@ SCENARIOS: tuple[Scenario, ...] = (
                 {"api_url": "http://api.example.com/graphql"},
                 ("api_url", "https"),
             ),
+            (
+                "api_url_lookalike_127",
+                '`api_url: "http://127.attacker.example/graphql"` (a name, not a loopback IP)',
+                {"api_url": "http://127.attacker.example/graphql"},
+                ("api_url", "https"),
+            ),
+            (
+                "api_url_lookalike_ip",
+                '`api_url: "http://127.0.0.1.attacker.example/graphql"`',
+                {"api_url": "http://127.0.0.1.attacker.example/graphql"},
+                ("api_url", "https"),
+            ),
+            (
+                "api_url_lookalike_localhost",
+                '`api_url: "http://localhost.attacker.example/graphql"`',
+                {"api_url": "http://localhost.attacker.example/graphql"},
+                ("api_url", "https"),
+            ),
             ("page_size_zero", "`page_size: 0`", {"page_size": 0}, ("page_size", "between 1 and")),
             (
                 "page_size_too_big",
