@@ -1,4 +1,5 @@
-"""The command line as a user runs it: --about, --discover (no API calls) and catalog.json."""
+"""The command line as a user runs it: --about, --discover (no API calls), catalog.json, --test,
+and broken input files (one ERROR line, exit 1, like any other failure)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,24 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
 from tap_cloudflare_stream.analytics.datasets import DATASETS
+from tests.conftest import StartStandin
+from tests.reliability_support import (
+    SECRET_TOKEN,
+    STANDIN_CREDENTIALS,
+    WRONG_TOKEN,
+    RecordingProxy,
+    assert_no_secrets,
+    assert_one_error_line,
+    run_cli,
+)
+from tests.standin import ACCOUNT_A, days_ago, tap_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
+UNUSED_URL = "http://127.0.0.1:9/client/v4/graphql"
 
 
 def _run(*args: str, config: Mapping[str, object] | None = None, tmp_path: Path) -> str:
@@ -75,3 +90,55 @@ def test_readme_settings_table_matches_about(tmp_path: Path) -> None:
     assert len(rows) >= 10
     for row in rows:
         assert row in about, f"README's settings table is stale: {row[:60]}…"
+
+
+def test_connection_test_passes_and_fails_like_a_run(
+    start_standin: StartStandin, tmp_path: Path
+) -> None:
+    server = start_standin(**STANDIN_CREDENTIALS, accounts=[ACCOUNT_A])
+    config = tap_config(
+        server.url, account_ids=[ACCOUNT_A], api_token=SECRET_TOKEN, start_date="2026-01-01"
+    )
+    config["start_date"] = days_ago(1).isoformat()
+
+    passed = run_cli(tmp_path, config, args=["--test"], log_level="DEBUG")
+    assert passed.returncode == 0, passed.stderr
+    assert '"type":"RECORD"' in passed.stdout.replace(" ", "")
+
+    refused = run_cli(
+        tmp_path, {**config, "api_token": WRONG_TOKEN}, args=["--test"], log_level="DEBUG"
+    )
+    assert refused.returncode == 1
+    line = assert_one_error_line(refused.stderr)
+    assert "Account Analytics: Read" in line
+    assert_no_secrets(passed.stdout, passed.stderr, refused.stdout, refused.stderr)
+
+
+@pytest.mark.parametrize(
+    ("broken", "says"),
+    [
+        ("state", "JSONDecodeError"),
+        ("catalog", "TypeError"),
+        ("config", "FileNotFoundError"),
+    ],
+)
+def test_a_broken_input_file_is_one_error_line(broken: str, says: str, tmp_path: Path) -> None:
+    config = {"account_ids": [ACCOUNT_A], "api_token": SECRET_TOKEN, "api_url": UNUSED_URL}
+    files = {"state": "{not json", "catalog": '{"streams": 5}'}
+    args: list[str] = []
+    if broken in files:
+        path = tmp_path / f"{broken}.json"
+        path.write_text(files[broken])
+        args = [f"--{broken}", str(path)]
+    else:
+        args = ["--config", str(tmp_path / "missing.json")]
+
+    with RecordingProxy() as proxy:
+        done = run_cli(tmp_path, config, args=args, log_level="DEBUG", proxy=proxy.url)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    line = assert_one_error_line(done.stderr)
+    assert says in line
+    assert proxy.requests == []
+    assert_no_secrets(done.stderr)
