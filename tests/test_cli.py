@@ -3,6 +3,7 @@ and broken input files (one ERROR line, exit 1, like any other failure)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -83,13 +84,23 @@ def test_about_lists_every_setting_and_marks_secrets(tmp_path: Path) -> None:
 
 
 def test_readme_settings_table_matches_about(tmp_path: Path) -> None:
-    about = _run("--about", "--format=markdown", tmp_path=tmp_path).splitlines()
+    about = _run("--about", "--format=markdown", tmp_path=tmp_path)
+    # About's settings table: from its header row to the first line that is not a table row.
+    about_lines = about[about.index("| Setting | Required |") :].splitlines()
+    about_table = [line for line in itertools.takewhile(lambda x: x.startswith("|"), about_lines)]
     readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("| Setting | Required |") :].split("\n\n", 1)[0].splitlines()
-    rows = [line for line in table[2:] if line.startswith("| ")]
-    assert len(rows) >= 10
-    for row in rows:
-        assert row in about, f"README's settings table is stale: {row[:60]}…"
+    readme_lines = readme[readme.index("| Setting | Required |") :].splitlines()
+    readme_table = [line for line in itertools.takewhile(lambda x: x.startswith("|"), readme_lines)]
+    assert len(about_table) > 10
+    missing = [row for row in about_table if row not in readme_table]
+    extra = [row for row in readme_table if row not in about_table]
+    assert not missing and not extra, (
+        "README.md's settings table differs from `tap-cloudflare-stream --about "
+        "--format=markdown`: replace the table under '## Settings' with about's.\n"
+        + "".join(f"add to README: {row}\n" for row in missing)
+        + "".join(f"remove from README: {row}\n" for row in extra)
+    )
+    assert readme_table == about_table, "same rows, different order: copy about's order"
 
 
 def test_connection_test_passes_and_fails_like_a_run(
