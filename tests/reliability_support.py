@@ -1,10 +1,16 @@
-"""Helpers for the reliability and security tests: a compressed clock, runs, secret checks."""
+"""Helpers for the reliability and security tests: a compressed clock, runs, secret checks.
+
+Every way a test runs the tap here (`sync_streams`, `invoke_tap`, `run_cli`) looks for the
+distinctive credentials in everything the run wrote (stdout, stderr, every log record at DEBUG)
+and fails the test on a leak, so no scenario can forget to look.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import socketserver
@@ -13,7 +19,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +166,7 @@ def sync_streams(
     catalog = catalog_for(config, streams)
     stdout = _Stdout()
     error: BaseException | None = None
-    with contextlib.redirect_stdout(stdout):
+    with contextlib.redirect_stdout(stdout), debug_log() as log:
         try:
             TapCloudflareStream(
                 config=config, state=state, catalog=catalog, validate_config=True
@@ -168,6 +174,7 @@ def sync_streams(
         except Exception as exc:
             error = exc
     text = stdout.text()
+    assert_no_secrets(text, log.getvalue(), str(error or ""))
     return Run(_messages(text), error=error, stdout=text)
 
 
@@ -180,7 +187,7 @@ def invoke_tap(
     catalog = json.dumps(catalog_for(config, streams))
     stdout = _Stdout()
     exit_code: int | None = 0
-    with contextlib.redirect_stdout(stdout):
+    with contextlib.redirect_stdout(stdout), debug_log() as log:
         try:
             TapCloudflareStream.invoke(
                 config=_ConfigInput(config=config),
@@ -190,7 +197,25 @@ def invoke_tap(
         except SystemExit as exc:
             exit_code = exc.code if isinstance(exc.code, int) else 1
     text = stdout.text()
+    assert_no_secrets(text, log.getvalue())
     return Run(_messages(text), exit_code=exit_code, stdout=text)
+
+
+@contextlib.contextmanager
+def debug_log() -> Iterator[io.StringIO]:
+    """Every log record of an in-process run, at DEBUG, formatted with its exception if any."""
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield sink
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -266,7 +291,7 @@ def run_cli(
     command = [*TAP_COMMAND, "--config", write_json(tmp_path / "config.json", config)]
     if catalog is not None:
         command += ["--catalog", write_json(tmp_path / "catalog.json", catalog)]
-    return subprocess.run(
+    done = subprocess.run(
         [*command, *args],
         capture_output=True,
         text=True,
@@ -274,6 +299,8 @@ def run_cli(
         env=cli_env(log_level, proxy),
         check=False,
     )
+    assert_no_secrets(done.stdout, done.stderr)
+    return done
 
 
 def log_levels(stderr: str) -> list[tuple[str, str]]:

@@ -94,12 +94,12 @@ def test_readme_settings_table_matches_about(tmp_path: Path) -> None:
     assert len(about_table) > 10
     missing = [row for row in about_table if row not in readme_table]
     extra = [row for row in readme_table if row not in about_table]
-    assert not missing and not extra, (
+    fix = (
         "README.md's settings table differs from `tap-cloudflare-stream --about "
         "--format=markdown`: replace the table under '## Settings' with about's.\n"
-        + "".join(f"add to README: {row}\n" for row in missing)
-        + "".join(f"remove from README: {row}\n" for row in extra)
     )
+    assert not missing, fix + "".join(f"add to README: {row}\n" for row in missing)
+    assert not extra, fix + "".join(f"remove from README: {row}\n" for row in extra)
     assert readme_table == about_table, "same rows, different order: copy about's order"
 
 
