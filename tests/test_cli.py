@@ -153,3 +153,24 @@ def test_a_broken_input_file_is_one_error_line(broken: str, says: str, tmp_path:
     assert says in line
     assert proxy.requests == []
     assert_no_secrets(done.stderr)
+
+
+def test_discovered_metric_columns_say_counts_and_sums_are_already_extrapolated(
+    tmp_path: Path,
+) -> None:
+    # Cloudflare extrapolates count and sum from its sample; multiplying by sample_interval
+    # again double-counts. The catalog is what users and loaders read about the columns.
+    config = {"account_ids": [ACCOUNT_A], "api_token": "unused", "api_url": UNUSED_URL}
+    catalog = json.loads(_run("--discover", config=config, tmp_path=tmp_path))
+    checked = 0
+    for entry in catalog["streams"]:
+        for name, column in entry["schema"]["properties"].items():
+            text = column.get("description", "")
+            if name == "sample_interval":
+                assert "do not multiply" in text, (entry["tap_stream_id"], text)
+                checked += 1
+            elif text.startswith(("count", "sum.")):
+                assert "already extrapolated" in text, (entry["tap_stream_id"], name, text)
+                assert "do not multiply by sample_interval" in text, text
+                checked += 1
+    assert checked >= 2 * len(DATASETS)
