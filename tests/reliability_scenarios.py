@@ -349,9 +349,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "secrets",
         "secrets",
-        "distinctive token, e-mail and key in every scenario above; the CLI at LOGLEVEL=DEBUG",
+        "distinctive credentials in every scenario above: the token in-process (log records "
+        "at DEBUG), the token or e-mail and key through the CLI (LOGLEVEL=DEBUG)",
         "never writes a credential: settings errors name settings, not values",
-        "no credential in stdout, stderr, STATE or any log record",
+        "no credential in stdout, stderr, STATE or any log record; every run helper checks",
     ),
 )
 
