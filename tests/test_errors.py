@@ -93,3 +93,10 @@ def test_a_query_asking_too_much_is_told_apart_and_waits_like_a_rate_limit(
 ) -> None:
     assert outcome(status, message) is Outcome.NARROW_QUERY
     assert type(classify(_response(status), [message], "x")) is CloudflareRateLimitError
+
+
+def test_an_unknown_error_in_an_http_200_is_a_rejected_query_not_a_wrong_url() -> None:
+    error = classify(_response(200), ['unknown field "foo"'], "account a, stream s")
+    assert type(error) is CloudflareQueryError
+    assert "Cloudflare rejected the query for account a, stream s" in str(error)
+    assert "check api_url" not in str(error)

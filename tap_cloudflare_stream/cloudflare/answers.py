@@ -167,7 +167,8 @@ def classify(
         m in lowered for m in AUTH_MARKERS
     ):
         return CloudflareAuthError(f"Cloudflare refused {where}: {text}; {AUTH_FIX}.")
-    if status < HTTPStatus.BAD_REQUEST or status in (
+    # A redirect, 404 or 405 means the URL is wrong; an HTTP 200 with errors is Cloudflare's.
+    if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST or status in (
         HTTPStatus.NOT_FOUND,
         HTTPStatus.METHOD_NOT_ALLOWED,
     ):
