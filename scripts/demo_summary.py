@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("video_playback_events", "video_buffer_events", "video_quality_events", "minutes_viewed")
+CATALOG = ("videos", "live_inputs", "storage_usage")  # the Stream REST catalog streams
 
 
 def demo_plugin_config(plugin: str) -> dict[str, Any]:
@@ -157,6 +158,17 @@ def summary(db: Path, schema: str, models: str, require_models: bool = False) ->
         assert row is not None
         days, first, last = row
         print(f"{stream:<24}{rows:>10}{keys:>15}{days:>6}  {first!s:<12}{last!s:<12}")
+        if rows != keys:
+            print(f"  !! {stream} has {rows - keys} duplicate rows", file=sys.stderr)
+            problems += 1
+        if rows == 0:
+            problems += 1
+    print(f"\n{'catalog stream':<24}{'rows':>10}{'distinct keys':>15}")
+    for stream in CATALOG:
+        rows, keys = (
+            table_counts(con, schema, stream) if table_exists(con, schema, stream) else (0, 0)
+        )
+        print(f"{stream:<24}{rows:>10}{keys:>15}")
         if rows != keys:
             print(f"  !! {stream} has {rows - keys} duplicate rows", file=sys.stderr)
             problems += 1

@@ -36,8 +36,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         secret=True,
         title="API token",
-        description="API token with the Account Analytics: Read permission, sent as a Bearer "
-        "token. Use this or api_email with api_key.",
+        description="API token, sent as a Bearer token: Account Analytics: Read for the analytics "
+        "streams, Stream: Read for videos, live_inputs and storage_usage. Use this or api_email "
+        "with api_key.",
     ),
     th.Property(
         "api_email",
@@ -81,7 +82,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_API_URL,
         title="API URL",
         description="GraphQL endpoint (https; plain http only on this machine, for the local "
-        "stand-in). Change it only for a proxy or the stand-in.",
+        "stand-in). Change it only for a proxy or the stand-in. The Stream REST streams (videos, "
+        "live_inputs, storage_usage) read from its path without the final /graphql.",
     ),
     th.Property(
         "page_size",
@@ -109,6 +111,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "per account instead of per user, and keep one requests_per_5_minutes budget per "
         "account. Use it when one token reads many accounts.",
     ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=True,
+        title="Emit ACTIVATE_VERSION messages",
+        description="videos and live_inputs send ACTIVATE_VERSION after listing every account, "
+        "so a target with activate_version marks items no longer listed (deleted videos) as "
+        "deleted. false: deleted videos stay in the warehouse as they were.",
+    ),
 ).to_dict()
 
 
@@ -130,6 +141,12 @@ class TapSettings:
     requests_per_5_minutes: int
     account_based_rate_limit: bool = False
     warnings: tuple[str, ...] = ()
+    emit_activate_version_messages: bool = True
+
+    @property
+    def rest_url(self) -> str:
+        """The Stream REST base: api_url's path without the final /graphql (checked)."""
+        return self.api_url.rstrip("/").removesuffix("/graphql")
 
 
 def _text(config: Mapping[str, Any], name: str) -> str | None:
@@ -152,10 +169,10 @@ def _integer(config: Mapping[str, Any], name: str, default: int | None) -> int |
     return value
 
 
-def _boolean(config: Mapping[str, Any], name: str) -> bool:
+def _boolean(config: Mapping[str, Any], name: str, default: bool) -> bool:
     value = config.get(name)
     if value is None or value == "":
-        return False
+        return default
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     if not isinstance(value, bool):
@@ -259,6 +276,11 @@ def _api_url(config: Mapping[str, Any]) -> str:
         )
     if parsed.query or parsed.username or parsed.password:
         raise SettingsError("api_url must not carry a query string or credentials.")
+    if not parsed.path.rstrip("/").endswith("/graphql"):
+        raise SettingsError(
+            f"api_url must end with /graphql, as {DEFAULT_API_URL} does: the Stream REST "
+            "streams read from the same base without it."
+        )
     if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
         raise SettingsError(
             "api_url must use https (plain http would send the credentials in clear text); "
@@ -308,7 +330,7 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
     budget = _integer(config, "requests_per_5_minutes", DEFAULT_REQUESTS_PER_5_MINUTES)
     if budget is None or budget < 0:
         raise SettingsError("requests_per_5_minutes must be 0 (off) or more.")
-    account_based = _boolean(config, "account_based_rate_limit")
+    account_based = _boolean(config, "account_based_rate_limit", False)
     warnings: list[str] = []
     if budget > CLOUDFLARE_REQUESTS_PER_5_MINUTES and not account_based:
         warnings.append(
@@ -329,4 +351,5 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
         requests_per_5_minutes=budget,
         account_based_rate_limit=account_based,
         warnings=tuple(warnings),
+        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", True),
     )

@@ -24,6 +24,8 @@ from typing_extensions import override
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
 from tap_cloudflare_stream.analytics.stream import DatasetStream
+from tap_cloudflare_stream.catalog.resources import RESOURCES
+from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import TapUserError
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.records.output import TapOutput
@@ -37,7 +39,7 @@ RESUME_HINT = "the state written so far lets the next run resume"
 
 
 class TapCloudflareStream(TapOutput, Tap):
-    """Singer tap for Cloudflare Stream analytics (GraphQL Analytics API)."""
+    """Singer tap for Cloudflare Stream: analytics (GraphQL) and the video catalog (REST)."""
 
     name = "tap-cloudflare-stream"
     config_jsonschema = CONFIG_SCHEMA
@@ -63,8 +65,11 @@ class TapCloudflareStream(TapOutput, Tap):
         ]
 
     @override
-    def discover_streams(self) -> list[DatasetStream]:
-        return [DatasetStream(self, dataset, self.parts) for dataset in DATASETS]
+    def discover_streams(self) -> list[DatasetStream | CatalogStream]:
+        streams: list[DatasetStream | CatalogStream] = [
+            DatasetStream(self, dataset, self.parts) for dataset in DATASETS
+        ]
+        return streams + [CatalogStream(self, resource, self.parts) for resource in RESOURCES]
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

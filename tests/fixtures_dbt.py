@@ -1,24 +1,24 @@
 """The dbt project's tests: raw tables the tap does not load yet, and the models' expected rows.
 
-UNTIL THE CATALOG/HOURLY STREAMS LAND: `videos`, `live_inputs`, `storage_usage`, `cmcd_hourly`
-and `live_input_events_hourly` are not streams of the tap yet, so `create_pending_tables` writes
-a few hand-made rows into them, following the streams' documented contract (columns and types
-as the loaders make them). When those streams exist, load them through the real pipeline
-instead, delete `create_pending_tables` and PENDING_* below, and derive the expected catalog
-columns from the stand-in's catalog: the rest of this module (the truth of the four loaded
-streams, summed to each model's grain) stays as it is.
+The catalog streams (`videos`, `live_inputs`, `storage_usage`) are loaded by the real pipeline;
+`loaded_catalog` says what the models must see of them, from the stand-in's catalog.
+UNTIL THE HOURLY STREAMS LAND: `cmcd_hourly` and `live_input_events_hourly` are not streams of
+the tap yet, so `create_pending_tables` writes a few hand-made rows into them, following the
+streams' documented contract (columns and types as the loaders make them). When those streams
+exist, load them through the real pipeline instead and delete `create_pending_tables` and
+PENDING_* below: the rest of this module (the truth of the loaded streams, summed to each
+model's grain) stays as it is.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cloudflare_standin import StandinConfig
+from cloudflare_standin import StandinConfig, expected_storage_usage, expected_videos
 from cloudflare_standin.data import account_videos
 
 from tests.standin import expected_records
@@ -37,25 +37,6 @@ _TYPES = {
 }  # fmt: skip
 
 PENDING_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "videos": [
-        ("account_id", "string"), ("uid", "string"), ("name", "string"), ("creator", "string"),
-        ("created", "timestamp"), ("modified", "timestamp"), ("uploaded", "timestamp"),
-        ("duration", "float"), ("size", "integer"), ("width", "integer"), ("height", "integer"),
-        ("ready_to_stream", "boolean"), ("ready_to_stream_at", "timestamp"),
-        ("status_state", "string"), ("status_error_reason_code", "string"),
-        ("live_input", "string"), ("clipped_from", "string"), ("require_signed_urls", "boolean"),
-        ("scheduled_deletion", "timestamp"), ("thumbnail", "string"), ("preview", "string"),
-        ("meta", "json"),
-    ],
-    "live_inputs": [
-        ("account_id", "string"), ("uid", "string"), ("name", "string"),
-        ("created", "timestamp"), ("modified", "timestamp"), ("enabled", "boolean"),
-        ("delete_recording_after_days", "integer"), ("meta", "json"),
-    ],
-    "storage_usage": [
-        ("account_id", "string"), ("date", "date"), ("total_storage_minutes", "float"),
-        ("total_storage_minutes_limit", "float"), ("video_count", "integer"),
-    ],
     "cmcd_hourly": [
         ("account_id", "string"), ("datetime_hour", "timestamp"), ("video_id", "string"),
         ("country", "string"), ("stream_type", "string"), ("streaming_format", "string"),
@@ -78,62 +59,64 @@ PENDING_COLUMNS: dict[str, list[tuple[str, str]]] = {
 }  # fmt: skip
 
 
+Catalog = dict[tuple[str, str], tuple[str | None, str | None, float | None]]
+
+
 @dataclass
 class PendingTables:
-    """What create_pending_tables wrote: the catalog as the models must see it, and raw rows."""
+    """What the models must see: the catalog and storage as loaded, and the hand-made raw rows."""
 
-    catalog: dict[tuple[str, str], tuple[str | None, str | None, float | None]]
+    catalog: Catalog
     cmcd: list[dict[str, Any]]
     storage: list[dict[str, Any]]
 
 
-def create_pending_tables(
-    execute: Execute, flavour: str, schema: str, config: StandinConfig
-) -> PendingTables:
-    """Create and fill the raw tables of the not-yet-landed streams (see the module docstring).
+def loaded_catalog(config: StandinConfig, read_on: datetime.date) -> tuple[Catalog, list[Any]]:
+    """(current videos -> (name, creator, duration or None), storage readings) of the stand-in.
 
-    Per account, of the stand-in's videos (sorted uids): the first is deleted (no row), the
-    second has duration -1, the third no name; with PostgreSQL the fourth is soft-deleted
-    (_sdc_deleted_at set, as target-postgres marks rows ACTIVATE_VERSION dropped).
+    What stg_videos and account_daily must show once the tap loaded the catalog streams on
+    `read_on` (storage_usage keeps one reading per account and UTC day).
+    """
+    catalog: Catalog = {}
+    storage = []
+    for account in config.accounts:
+        for video in expected_videos(config, account):
+            duration = video.get("duration")
+            known = duration if isinstance(duration, float) and duration >= 0 else None
+            meta = video.get("meta")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            catalog[(account, video["uid"])] = (name, video.get("creator"), known)
+        usage = expected_storage_usage(config, account)
+        storage.append(
+            {"account_id": account, "date": read_on,
+             "total_storage_minutes": usage["totalStorageMinutes"],
+             "video_count": usage["videoCount"]}
+        )  # fmt: skip
+    return catalog, storage
+
+
+def create_pending_tables(
+    execute: Execute, flavour: str, schema: str, config: StandinConfig, read_on: datetime.date
+) -> PendingTables:
+    """Create and fill the raw tables of the not-yet-landed hourly streams (module docstring).
+
+    The catalog comes from the stand-in (`loaded_catalog`), as the tap loads it on `read_on`.
     """
     types = _TYPES[flavour]
-    soft_delete = flavour == "postgres"
     execute(f"CREATE SCHEMA IF NOT EXISTS {schema}", [])
     for table, declared in PENDING_COLUMNS.items():
         ddl = [f"{name} {types[kind]}" for name, kind in declared]
-        if soft_delete:
-            ddl.append("_sdc_deleted_at TIMESTAMP")
         execute(f"CREATE TABLE {schema}.{table} ({', '.join(ddl)})", [])
 
     day = config.today
     assert day is not None, "the stand-in's today must be fixed"
-    created = datetime.datetime(day.year, day.month, day.day) - datetime.timedelta(days=30)
-    catalog: dict[tuple[str, str], tuple[str | None, str | None, float | None]] = {}
-    videos: list[dict[str, Any]] = []
-    for account in config.accounts:
-        uids = sorted(account_videos(config.seed, account, config.videos).uids)
-        for index, uid in enumerate(uids[1:], start=1):
-            name = None if index == 2 else f"Video {index} ({account[:4]})"
-            duration = -1.0 if index == 1 else 30.0 + 17.5 * index
-            creator = f"creator-{index:02d}"
-            deleted = created + datetime.timedelta(days=1) if soft_delete and index == 3 else None
-            videos.append(
-                {"account_id": account, "uid": uid, "name": name, "creator": creator,
-                 "created": created, "modified": created, "uploaded": created,
-                 "duration": duration, "size": 1000 * index, "width": 1920, "height": 1080,
-                 "ready_to_stream": True, "ready_to_stream_at": created,
-                 "status_state": "ready", "require_signed_urls": False,
-                 "meta": json.dumps({"name": name} if name else {}), "_sdc_deleted_at": deleted}
-            )  # fmt: skip
-            if deleted is None:
-                catalog[(account, uid)] = (name, creator, duration if duration >= 0 else None)
-
+    catalog, storage = loaded_catalog(config, read_on)
     first_account = config.accounts[0]
     top = sorted(account_videos(config.seed, first_account, config.videos).uids)
     hour = datetime.datetime(day.year, day.month, day.day, 10)
     cmcd: list[dict[str, Any]] = []
     # Two videos over two hours, each split by country and streaming format, so the model's
-    # grain sums several raw rows; the first video is the deleted one (its delivery stays).
+    # grain sums several raw rows.
     for offset, uid, country, fmt, requests, viewed, starvation, bitrate in [
         (0, top[0], "US", "h", 120, 600_000, 40.0, 2_500_000.0),
         (0, top[0], "US", "d", 30, 90_000, 200.0, 1_200_000.0),
@@ -157,18 +140,6 @@ def create_pending_tables(
              "initial_buffer_starvation_duration_p99": 1500.0}
         )  # fmt: skip
 
-    # Storage is read on some days only: a day between readings shows the last one before it.
-    storage = [
-        {"account_id": first_account, "date": day - datetime.timedelta(days=n),
-         "total_storage_minutes": 1000.0 + n, "total_storage_minutes_limit": 100_000.0,
-         "video_count": 10 + n}
-        for n in (5, 2)
-    ]  # fmt: skip
-    live_inputs = [
-        {"account_id": first_account, "uid": "1" * 32, "name": "studio", "created": created,
-         "modified": created, "enabled": True, "delete_recording_after_days": 30,
-         "meta": json.dumps({"name": "studio"})}
-    ]  # fmt: skip
     live_events = [
         {"account_id": first_account, "datetime_hour": hour, "input_id": "1" * 32,
          "event_code": "ok", "segments": 900, "avg_bit_rate": 4_000_000.0,
@@ -176,12 +147,9 @@ def create_pending_tables(
          "avg_upload_duration_ratio": 0.2}
     ]  # fmt: skip
 
-    tables = {"videos": videos, "cmcd_hourly": cmcd, "storage_usage": storage,
-              "live_inputs": live_inputs, "live_input_events_hourly": live_events}  # fmt: skip
+    tables = {"cmcd_hourly": cmcd, "live_input_events_hourly": live_events}
     for table, rows in tables.items():
         columns = [name for name, _ in PENDING_COLUMNS[table]]
-        if soft_delete:
-            columns.append("_sdc_deleted_at")
         values = [[_as_loaded(row.get(c), flavour) for c in columns] for row in rows]
         placeholder = "?" if flavour == "duckdb" else "%s"
         execute(
@@ -206,7 +174,7 @@ def expected_video_daily(
     config: StandinConfig,
     first: datetime.date,
     last: datetime.date,
-    catalog: dict[tuple[str, str], tuple[str | None, str | None, float | None]],
+    catalog: Catalog,
 ) -> dict[tuple[str, datetime.date, str], dict[str, Any]]:
     """video_daily as the stand-in's rows say it must be: (account, date, uid) -> columns."""
     sums: dict[tuple[str, datetime.date, str], dict[str, int]] = defaultdict(

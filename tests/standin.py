@@ -152,7 +152,7 @@ def sync(
     records: dict[str, list[dict[str, Any]]] = {s: [] for s in STREAMS}
     for message in messages:
         if message["type"] == "RECORD":
-            records[message["stream"]].append(message["record"])
+            records.setdefault(message["stream"], []).append(message["record"])
     states = [m["value"] for m in messages if m["type"] == "STATE"]
     return SyncResult(records=records, states=states, messages=messages)
 

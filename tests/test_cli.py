@@ -53,7 +53,20 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
         "catalog.json is stale: tap-cloudflare-stream --discover > catalog.json"
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {d.stream_name for d in DATASETS}
+    assert set(streams) == {d.stream_name for d in DATASETS} | {
+        "videos",
+        "live_inputs",
+        "storage_usage",
+    }
+    for name in ("videos", "live_inputs"):  # full tables whose deletions reach the warehouse
+        assert streams[name]["key_properties"] == ["account_id", "uid"]
+        assert streams[name].get("replication_key") is None
+        assert streams[name]["schema"]["properties"]["created"]["format"] == "date-time"
+        assert streams[name]["schema"]["properties"]["meta"]["type"] == ["object", "null"]
+    usage = streams["storage_usage"]
+    assert usage["key_properties"] == ["account_id", "date"]
+    assert usage["replication_key"] == "date"
+    assert usage["schema"]["properties"]["date"]["format"] == "date"
     for dataset in DATASETS:
         stream = streams[dataset.stream_name]
         assert stream["key_properties"] == list(dataset.primary_key)

@@ -1,12 +1,13 @@
 """The dbt project (transform/) built by Meltano after the loader, on DuckDB and PostgreSQL.
 
 - DuckDB, as the demo runs it: `meltano run tap-cloudflare-stream target-duckdb
-  dbt-duckdb:build`. The catalog and hourly tables are not loaded, so the models read them as
-  empty: video_daily still holds every view, with null names. Then those tables get a few rows
+  dbt-duckdb:build`. The catalog streams are loaded (names, durations, storage); the hourly
+  tables are not, so the models read them as empty. Then those tables get a few rows
   (tests/fixtures_dbt.py, until their streams land) and `meltano run dbt-duckdb:build` fills
-  names, durations, delivery and storage; the demo's summary prints from the models.
-- PostgreSQL: `meltano run tap-cloudflare-stream target-postgres dbt-postgres:build` into a real
-  server, with a soft-deleted video (_sdc_deleted_at) in the catalog.
+  delivery; the demo's summary prints from the models.
+- PostgreSQL: `meltano run tap-cloudflare-stream target-postgres` into a real server, a video is
+  deleted from the library, then `... target-postgres dbt-postgres:build`: the deleted video's
+  row is soft-deleted (_sdc_deleted_at) and the models leave it out.
 
 Each time `dbt build` runs the project's own data tests (grain, not null, relationships,
 accepted values, totals equal to the raw rows), and the test compares video_daily with the
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from cloudflare_standin import StandinConfig, StandinServer
+from cloudflare_standin import StandinConfig, StandinServer, expected_videos
+from cloudflare_standin.data import account_videos
 
 from tests.fixtures_dbt import (
     PendingTables,
@@ -32,6 +34,7 @@ from tests.fixtures_dbt import (
     expected_delivery_hourly,
     expected_storage,
     expected_video_daily,
+    loaded_catalog,
     rounded,
 )
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
@@ -94,7 +97,8 @@ def assert_catalog_used(query: Query, pending: PendingTables, config: StandinCon
             "SELECT date, total_storage_minutes, video_count FROM "
             f"{MODELS}.account_daily WHERE account_id = '{account}'"
         ):
-            assert (total, count) == expected_storage(pending.storage, account, day), (account, day)
+            want_total, want_count = expected_storage(pending.storage, account, day)
+            assert (rounded(total), count) == (rounded(want_total), want_count), (account, day)
     stored = query(f"SELECT count(*) FROM {MODELS}.account_daily WHERE video_count IS NOT NULL")
     assert stored[0][0] > 0, "no day shows a storage reading"
     deleted = query(f"SELECT count(*), sum(views) FROM {MODELS}.video_daily WHERE NOT in_catalog")
@@ -147,11 +151,13 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
             "tap-cloudflare-stream", "target-duckdb", "dbt-duckdb:build", env=env,
         )  # fmt: skip
     assert_dbt_passed(log)
-    assert "cloudflare_stream.videos is not loaded" in log
-    assert_video_daily(query, expected_video_daily(config, start, today, catalog={}))
+    assert "cloudflare_stream.videos is not loaded" not in log
+    assert "cloudflare_stream.cmcd_hourly is not loaded" in log
+    catalog, _ = loaded_catalog(config, utc_today())
+    assert_video_daily(query, expected_video_daily(config, start, today, catalog))
     assert "(no rows: cmcd_hourly is not loaded)" in summary(warehouse)
 
-    # The catalog, storage and CMCD tables appear (hand-made until their streams land).
+    # The CMCD and live-input tables appear (hand-made until their streams land).
     with duckdb.connect(str(warehouse)) as con:
 
         def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -160,7 +166,7 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
             else:
                 con.execute(sql)
 
-        pending = create_pending_tables(execute, "duckdb", RAW, config)
+        pending = create_pending_tables(execute, "duckdb", RAW, config, utc_today())
     log = meltano_project.meltano(
         "--environment=demo", "run", "--no-install", "dbt-duckdb:build", env=env
     )
@@ -198,17 +204,6 @@ def test_dbt_build_on_postgres(
         with postgres_server.connect(postgres_database) as conn:
             return conn.execute(sql).fetchall()
 
-    with postgres_server.connect(postgres_database) as conn:
-
-        def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-            with conn.cursor() as cursor:
-                if rows:
-                    cursor.executemany(sql, rows)
-                else:
-                    cursor.execute(sql)
-
-        pending = create_pending_tables(execute, "postgres", RAW, config)
-
     with StandinServer(config) as server:
         env = {
             "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
@@ -222,17 +217,39 @@ def test_dbt_build_on_postgres(
             env[f"{prefix}_USER"] = postgres_server.user
             env[f"{prefix}_PASSWORD"] = postgres_server.password
         env["TARGET_POSTGRES_DATABASE"] = env["DBT_POSTGRES_DBNAME"] = postgres_database
+        pipeline = ("--environment=test", "run", "--no-install")
+        meltano_project.meltano(*pipeline, "tap-cloudflare-stream", "target-postgres", env=env)
+        # A watched video is deleted from the library: the next run soft-deletes its row.
+        gone = sorted(expected_video_uids(config, ACCOUNT_A))[0]
+        server.delete_video(ACCOUNT_A, gone)
+
+        with postgres_server.connect(postgres_database) as conn:
+
+            def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+                with conn.cursor() as cursor:
+                    if rows:
+                        cursor.executemany(sql, rows)
+                    else:
+                        cursor.execute(sql)
+
+            pending = create_pending_tables(execute, "postgres", RAW, config, utc_today())
         log = meltano_project.meltano(
-            "--environment=test", "run", "--no-install",
-            "tap-cloudflare-stream", "target-postgres", "dbt-postgres:build", env=env,
-        )  # fmt: skip
+            *pipeline, "tap-cloudflare-stream", "target-postgres", "dbt-postgres:build", env=env
+        )
     assert postgres_server.password not in log, "the database password leaked into the log"
     assert_dbt_passed(log)
     assert "is not loaded" not in log
-    soft_deleted = query(f"SELECT count(*) FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
-    assert soft_deleted[0][0] > 0
+    soft_deleted = query(f"SELECT uid FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
+    assert soft_deleted == [(gone,)]
+    assert (ACCOUNT_A, gone) not in pending.catalog
     assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
     assert_catalog_used(query, pending, config)
+
+
+def expected_video_uids(config: StandinConfig, account: str) -> set[str]:
+    """The uids of the account's videos that have analytics and are in the library."""
+    watched = set(account_videos(config.seed, account, config.videos).uids)
+    return watched & {video["uid"] for video in expected_videos(config, account)}
 
 
 def test_models_compile_for_snowflake_and_bigquery_offline(

@@ -5,7 +5,10 @@ does (API URL from TAP_CLOUDFLARE_STREAM_API_URL), into a temporary DuckDB file 
 own Meltano state, so the user's demo is left alone. Checks that every stand-in row arrives,
 with empty dimension values rendered as "(empty)" by the demo's stream maps (DuckDB's primary
 key refuses the NULL target-duckdb would make of them), and that a second, incremental run
-after Cloudflare revised recent days leaves one row per key with the revised values.
+after Cloudflare revised recent days leaves one row per key with the revised values. The
+catalog streams arrive whole too (the demo's stream maps write their timestamps without the
+final Z, or target-duckdb would lose the first row of each batch). tests/test_dbt_models.py
+checks that the summary names the top videos (through the dbt models).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 
 import duckdb
 import yaml
-from cloudflare_standin import StandinConfig, StandinServer
+from cloudflare_standin import StandinConfig, StandinServer, expected_live_inputs, expected_videos
 
+from tests.catalog_contract import live_input_record, video_record
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins, windows_read
 from tests.standin import CONTRACT, STREAMS, expected_records, utc_today
 
@@ -79,6 +83,27 @@ def assert_loaded(
         )
 
 
+def assert_catalog_loaded(path: Path, config: StandinConfig) -> None:
+    """videos and live_inputs hold every item of the library, each once, names intact."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        videos = con.execute(
+            f"SELECT account_id, uid, name, created::VARCHAR FROM {SCHEMA}.videos"
+        ).fetchall()
+        inputs = con.execute(f"SELECT account_id, uid, name FROM {SCHEMA}.live_inputs").fetchall()
+    want_videos = [video_record(a, v) for a in config.accounts for v in expected_videos(config, a)]
+    assert sorted(videos) == sorted(
+        # DuckDB shows a timestamp as "YYYY-MM-DD HH:MM:SS"; the library's are whole seconds.
+        (r["account_id"], r["uid"], r["name"], r["created"].replace("T", " ").rstrip("Z"))
+        for r in want_videos
+    )
+    want_inputs = [
+        live_input_record(a, live)
+        for a in config.accounts
+        for live in expected_live_inputs(config, a)
+    ]
+    assert sorted(inputs) == sorted((r["account_id"], r["uid"], r["name"]) for r in want_inputs)
+
+
 def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_path: Path) -> None:
     require_plugins("tap-cloudflare-stream", "target-duckdb")
     demo = demo_tap_config()
@@ -105,6 +130,7 @@ def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_pa
 
         meltano_project.meltano(*args, env=env)
         assert_loaded(warehouse, config, start, today)
+        assert_catalog_loaded(warehouse, config)
 
         config.revision += 1
         config.today = today + datetime.timedelta(days=1)
@@ -123,7 +149,7 @@ def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_pa
     )
     assert summary.returncode == 0, summary.stdout + summary.stderr
     assert "No duplicates" in summary.stdout
-    for stream in STREAMS:
+    for stream in (*STREAMS, "videos", "live_inputs", "storage_usage"):
         assert stream in summary.stdout
     # Meltano's state holds one bookmark per stream and account, each at the last day read.
     state = meltano_project.state("demo", "demo:tap-cloudflare-stream-to-target-duckdb")
@@ -138,6 +164,8 @@ def bookmarks(state: dict[str, Any]) -> dict[tuple[str, str], str]:
     """(stream, account_id) -> the date bookmark of that partition, from Meltano's state."""
     found: dict[tuple[str, str], str] = {}
     for stream, bookmark in state["singer_state"]["bookmarks"].items():
+        if stream not in STREAMS:  # the catalog streams: full tables, or a read-day bookmark
+            continue
         for partition in bookmark.get("partitions", []):
             assert partition["replication_key"] == "date", partition
             account = partition["context"]["account_id"]

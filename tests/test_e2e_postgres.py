@@ -9,6 +9,11 @@ the test's own system database between runs:
 2. a second run re-reads the lookback days: nothing changes, no duplicates;
 3. Cloudflare revises recent days and a new day arrives: the third run updates the revised rows
    and adds the new day.
+
+The catalog streams ride along: after the first run `videos`, `live_inputs` and `storage_usage`
+hold exactly the stand-in's library; before the second a video is renamed and another deleted,
+and after it the renamed one shows its new name and the deleted one is no longer current
+(target-postgres `activate_version` with soft deletion: `_sdc_deleted_at` is set).
 """
 
 from __future__ import annotations
@@ -17,8 +22,15 @@ import datetime
 import json
 from typing import Any
 
-from cloudflare_standin import StandinConfig, StandinServer
+from cloudflare_standin import (
+    StandinConfig,
+    StandinServer,
+    expected_live_inputs,
+    expected_storage_usage,
+    expected_videos,
+)
 
+from tests.catalog_contract import live_input_record, storage_record, video_record
 from tests.e2e_support import bookmarks, columns_of, expected_rows, normalise
 from tests.fixtures_meltano import MeltanoProject, require_plugins, windows_read
 from tests.fixtures_pg import PostgresServer
@@ -113,6 +125,52 @@ def assert_warehouse_schema(pg: PostgresServer, database: str) -> None:
             assert key == ["account_id", "date", *(c for c, _ in dimensions)], (stream, key)
 
 
+def current_catalog(pg: PostgresServer, database: str, stream: str) -> dict[tuple[str, str], Any]:
+    """(account, uid) -> (name, meta, created) of the rows not deleted; fails on duplicates."""
+    with pg.connect(database) as conn:
+        rows = conn.execute(
+            f"SELECT account_id, uid, name, meta, created, _sdc_deleted_at FROM {SCHEMA}.{stream}"
+        ).fetchall()
+    keys = [(str(row[0]), str(row[1])) for row in rows]
+    assert len(keys) == len(set(keys)), f"{stream}: duplicate rows"
+    # target-postgres keeps a date-time as `timestamp` (without time zone), in UTC.
+    return {
+        key: (row[2], row[3], normalise(row[4]))
+        for key, row in zip(keys, rows, strict=True)
+        if row[5] is None
+    }
+
+
+def catalog_truth(config: StandinConfig, stream: str) -> dict[tuple[str, str], Any]:
+    """What current_catalog must show: the stand-in's library now."""
+    made = video_record if stream == "videos" else live_input_record
+    found = expected_videos if stream == "videos" else expected_live_inputs
+    out = {}
+    for account in config.accounts:
+        for item in found(config, account):
+            record = made(account, item)
+            created = datetime.datetime.fromisoformat(record["created"].replace("Z", "+00:00"))
+            naive = created.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            out[(account, record["uid"])] = (record["name"], record["meta"], naive.isoformat())
+    return out
+
+
+def assert_catalog_matches(pg: PostgresServer, database: str, config: StandinConfig) -> None:
+    """videos and live_inputs hold exactly the current library; storage_usage today's reading."""
+    for stream in ("videos", "live_inputs"):
+        assert current_catalog(pg, database, stream) == catalog_truth(config, stream), stream
+    day = datetime.datetime.now(datetime.timezone.utc).date()
+    with pg.connect(database) as conn:
+        usage = conn.execute(
+            f"SELECT account_id, date, total_storage_minutes, total_storage_minutes_limit, "
+            f"video_count FROM {SCHEMA}.storage_usage"
+        ).fetchall()
+    want = [storage_record(a, expected_storage_usage(config, a), day) for a in config.accounts]
+    assert sorted(tuple(normalise(v) for v in row) for row in usage) == sorted(
+        tuple(normalise(v) for v in record.values()) for record in want
+    )
+
+
 def test_meltano_run_into_postgres(
     meltano_project: MeltanoProject, postgres_server: PostgresServer, postgres_database: str
 ) -> None:
@@ -154,8 +212,16 @@ def test_meltano_run_into_postgres(
         assert set(windows_read(log)) == {f"{start}..{utc_today()}"}, windows_read(log)
         first = assert_tables_match(postgres_server, postgres_database, config, start, today)
         assert_warehouse_schema(postgres_server, postgres_database)
+        assert_catalog_matches(postgres_server, postgres_database, config)
         marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
+        marks = {key: mark for key, mark in marks.items() if key[0] in STREAMS}
         assert marks == {(s, a): today.isoformat() for s in STREAMS for a in config.accounts}
+
+        # Between runs a video is renamed and another deleted (in Cloudflare's library).
+        library = expected_videos(config, ACCOUNT_B)
+        gone, renamed = library[0]["uid"], library[-1]["uid"]
+        server.delete_video(ACCOUNT_B, gone)
+        server.rename_video(ACCOUNT_B, renamed, "Renamed: Q3 keynote")
 
         # 2. Same data again: the run starts at bookmark - lookback and changes nothing.
         log = run()
@@ -163,6 +229,16 @@ def test_meltano_run_into_postgres(
         assert set(windows_read(log)) == {f"{resume}..{utc_today()}"}, windows_read(log)
         second = assert_tables_match(postgres_server, postgres_database, config, start, today)
         assert second == first
+        assert_catalog_matches(postgres_server, postgres_database, config)
+        videos = current_catalog(postgres_server, postgres_database, "videos")
+        assert (ACCOUNT_B, gone) not in videos, "the deleted video is still current"
+        assert videos[(ACCOUNT_B, renamed)][0] == "Renamed: Q3 keynote"
+        with postgres_server.connect(postgres_database) as conn:
+            row = conn.execute(
+                f"SELECT _sdc_deleted_at FROM {SCHEMA}.videos WHERE uid = %s", (gone,)
+            ).fetchone()
+        assert row is not None, "soft deletion keeps the row, marked"
+        assert row[0] is not None
 
         # 3. Cloudflare revises recent days and a new day arrives.
         config.revision += 1
@@ -180,4 +256,8 @@ def test_meltano_run_into_postgres(
             new_day = {row for row in third[stream] if row[1] == config.today.isoformat()}
             assert new_day, f"{stream}: the new day {config.today} was not loaded"
         marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
-        assert set(marks.values()) == {config.today.isoformat()}
+        assert {mark for (s, _), mark in marks.items() if s in STREAMS} == {
+            config.today.isoformat()
+        }
+        # storage_usage: one reading per account and day, bookmarked by the day it was read.
+        assert {marks[("storage_usage", a)] for a in config.accounts} == {utc_today().isoformat()}

@@ -20,6 +20,11 @@ What the test supplies, and why (everything else is the workflow's):
   of history instead of 90 to keep the runs small;
 - TARGET_POSTGRES_BATCH_SIZE_ROWS: small batches, so the target confirms state mid-run.
 
+The matrix's `catalog` entry (every account; only videos, live_inputs and storage_usage, which
+the groups leave out through select_filter) runs like a group: on day 2 a video has been
+deleted from the library, and the warehouse ends with that video soft-deleted and every other
+account's videos current (a group listing only its own accounts would have deleted theirs).
+
 Day 1: every group loads from start_date; one group's runner dies (SIGKILL of the whole job)
 while its run waits on Cloudflare, after some state reached S3. Day 2 (Cloudflare revised
 recent days, a new day arrived): each group reads only bookmark - lookback_days, the killed
@@ -48,7 +53,7 @@ import boto3
 import psycopg
 import pytest
 import yaml
-from cloudflare_standin import Fault, StandinConfig, StandinServer
+from cloudflare_standin import Fault, StandinConfig, StandinServer, expected_videos
 from moto.server import ThreadedMotoServer
 
 from tests.e2e_support import expected_rows
@@ -66,7 +71,8 @@ HISTORY_DAYS = 10
 # The tap syncs the streams in catalog order: the killed runner dies once the first stream's
 # rows reach the warehouse, while the last stream's first query hangs.
 CATALOG = json.loads((ROOT / "catalog.json").read_text())
-SYNC_ORDER = [stream["tap_stream_id"] for stream in CATALOG["streams"]]
+SYNC_ORDER = [s["tap_stream_id"] for s in CATALOG["streams"] if s["tap_stream_id"] in STREAMS]
+CATALOG_ENTRY = "catalog"  # the matrix entry of the catalog streams, over every account
 FIRST_STREAM, KILLED_STREAM = SYNC_ORDER[0], SYNC_ORDER[-1]
 # Variables of the test's own shell that must not leak into a runner.
 SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|AWS_)")
@@ -115,6 +121,11 @@ def prod_lookback_days() -> int:
         p for p in prod["config"]["plugins"]["extractors"] if p["name"] == "tap-cloudflare-stream"
     )
     return int(tap["config"]["lookback_days"])
+
+
+def cloudflare_base(accounts: list[str], today: datetime.date) -> StandinConfig:
+    """The stand-in's library settings of the test (seed and videos), before any deletion."""
+    return StandinConfig(accounts=accounts, seed=31, today=today, videos=6)
 
 
 def dataset_of(stream: str) -> str:
@@ -340,9 +351,10 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     require_plugins(LOADER)
     lookback = prod_lookback_days()
     matrix = groups()
-    assert len(matrix) >= 2, "the workflow fans out over fewer than two groups"
-    everyone = [a for g in matrix for a in accounts_of(g)]
-    killed = matrix[-1]["group"]
+    analytics = [g for g in matrix if g["group"] != CATALOG_ENTRY]
+    assert len(analytics) >= 2, "the workflow fans out over fewer than two groups"
+    everyone = [a for g in analytics for a in accounts_of(g)]
+    killed = analytics[-1]["group"]
     day1 = utc_today() - datetime.timedelta(days=1)
     day2 = utc_today()
     start = day1 - datetime.timedelta(days=HISTORY_DAYS - 1)
@@ -353,8 +365,11 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         "MELTANO_STATE_AWS_SECRET_ACCESS_KEY": "state-secret",
     }
 
+    gone = (everyone[0], expected_videos(cloudflare_base(everyone, day1), everyone[0])[0]["uid"])
+
     def cloudflare(today: datetime.date, revision: int, faults: list[Fault]) -> StandinConfig:
         return StandinConfig(
+            deleted_videos={gone} if today == day2 else set(),
             accounts=everyone,
             seed=31,
             today=today,
@@ -424,7 +439,9 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     # PostgreSQL (CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE).
     first = play_day(1, day1, revision=0, at_once=1)
     for group in matrix:
-        runner, _ = first[group["group"]]
+        runner, server = first[group["group"]]
+        rest = [e for e in server.request_log if e.kind == "rest"]
+        assert bool(rest) == (group["group"] == CATALOG_ENTRY), "select_filter did not apply"
         ran = {s.name: s.returncode for s in runner.steps}
         if group["group"] == killed:
             assert list(ran.values())[-1] == -signal.SIGKILL, runner.report()
@@ -433,7 +450,9 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     states = s3.states()
     finished = {state_id(g["group"]) for g in matrix if g["group"] != killed}
     assert finished <= set(states) <= finished | {state_id(killed)}, sorted(states)
-    for group in matrix:
+    catalog_marks = bookmarks(states[state_id(CATALOG_ENTRY)])
+    assert catalog_marks == {("storage_usage", a): utc_today().isoformat() for a in everyone}
+    for group in analytics:
         marks = bookmarks(states.get(state_id(group["group"]), {}))
         assert {a for _, a in marks} <= set(accounts_of(group)), f"{group}: another's state"
         if group["group"] == killed:
@@ -445,15 +464,19 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         assert marks == every
         runner, _ = first[group["group"]]
         assert bookmarks(state_get_output(runner)) == every, "state get did not read S3"
-    lost = set(accounts_of(matrix[-1]))
+    lost = set(accounts_of(analytics[-1]))
     assert loaded_accounts(FIRST_STREAM) & lost, "the killed run loaded nothing: it proves little"
     assert not loaded_accounts(KILLED_STREAM) & lost, "the killed run finished its last stream"
 
     # Day 2: Cloudflare revised recent days and a new day arrived; fresh runners again.
     second = play_day(2, day2, revision=1, at_once=len(matrix))  # all at once, as a matrix runs
-    for group in matrix:
+    runner, server = second[CATALOG_ENTRY]
+    assert {s.returncode for s in runner.steps} == {0}, runner.report()
+    assert not first_days_read(server), "the catalog entry read analytics"
+    for group in analytics:
         runner, server = second[group["group"]]
         assert {s.returncode for s in runner.steps} == {0}, runner.report()
+        assert not [e for e in server.request_log if e.kind == "rest"], "a group read the catalog"
         read = first_days_read(server)
         assert {a for _, a in read} == set(accounts_of(group)), read
         confirmed = bookmarks(states.get(state_id(group["group"]), {}))
@@ -470,7 +493,7 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
 
     states = s3.states()
     assert set(states) == {state_id(g["group"]) for g in matrix}, sorted(states)
-    for group in matrix:
+    for group in analytics:
         every = {(s, a): day2.isoformat() for s in STREAMS for a in accounts_of(group)}
         assert bookmarks(states[state_id(group["group"])]) == every
 
@@ -492,3 +515,12 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
         assert set(rows) == want, (
             f"{stream}: {len(want - set(rows))} rows missing, {len(set(rows) - want)} extra"
         )
+
+    # The catalog: every account's current videos, and only the deleted one soft-deleted.
+    with postgres_server.connect(postgres_database) as conn:
+        videos = conn.execute(
+            "SELECT account_id, uid, _sdc_deleted_at IS NULL FROM cloudflare_stream.videos"
+        ).fetchall()
+    current = {(a, u) for a, u, now in videos if now}
+    assert current == {(a, v["uid"]) for a in everyone for v in expected_videos(truth, a)}
+    assert {(a, u) for a, u, now in videos if not now} == {gone}

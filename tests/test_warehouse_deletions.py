@@ -1,6 +1,6 @@
 """What each warehouse target does with ACTIVATE_VERSION: how a deleted row shows.
 
-A full-table stream (the catalog stream `videos`, when it lands) sends ACTIVATE_VERSION around
+A full-table stream (the catalog streams `videos` and `live_inputs`) sends ACTIVATE_VERSION after
 each complete read; a row missing from the new version was deleted at the source. A tiny
 hand-written Singer stream goes through the real target twice (version 1: three rows; version
 2: two of them, one metric changed), then is read back with the warehouse's own client:

@@ -24,6 +24,7 @@ RATE_LIMIT_MARKERS = (
     "rate limiter budget depleted",
     "too many queries in progress",
     "quota exceeded",
+    "consider throttling your request speed",  # REST (v4) code 971, in any HTTP status
     # Account-based limiting (`extensions.code: "budget"`): "Account <tag> has exceeded its
     # rate limit. Please try again after 5 minutes."
     "has exceeded its rate limit",

@@ -1,0 +1,269 @@
+"""The stream of one Stream REST resource: per account, every item, as its declaration says.
+
+A `CatalogStream` reads its `Resource` (resources.py) over the run's REST session: the
+credentials, the REST budget (1,200 requests per 5 minutes), retries and the classification of
+answers are the GraphQL streams' (`CloudflareRequests`, `answers.read_answer`). Three things are
+its own:
+
+- **Permission.** A token without Stream: Read gets HTTP 403: the account is skipped for this
+  stream with one WARNING, and the run goes on (the analytics streams need another permission).
+- **Deletions.** A versioned resource (videos, live inputs) is a full table. Its records carry
+  this run's table version, and once every account has been listed completely the stream sends
+  ACTIVATE_VERSION: a target that supports it (target-postgres `activate_version`) then marks
+  every row of an older version, i.e. every item no longer listed, as deleted. singer-sdk would
+  send it before the records; sending it after them means a run that fails, or skips an account
+  (403), deletes nothing.
+- **Counts.** `include_counts=true` gives Cloudflare's `total`; a listing of another size is a
+  WARNING naming the account and both numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Generator, Iterable, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, cast
+
+import msgspec
+import requests
+from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+from singer_sdk.streams import RESTStream
+from typing_extensions import override
+
+from tap_cloudflare_stream.catalog.pagination import PAGE_LIMIT, CreatedCursorPaginator
+from tap_cloudflare_stream.catalog.resources import Resource
+from tap_cloudflare_stream.cloudflare.answers import (
+    Answer,
+    CloudflareResponseError,
+    read_answer,
+)
+from tap_cloudflare_stream.cloudflare.stream import CloudflareRequests
+from tap_cloudflare_stream.records.record_path import LeanRecordStream
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_cloudflare_stream.cloudflare.session import CloudflareSession
+    from tap_cloudflare_stream.run import RunParts
+
+PERMISSION = "Stream: Read"
+Token = str | None  # the next `start` of List videos; None for the first page
+
+
+class _RestError(msgspec.Struct):
+    """One entry of a v4 envelope's `errors`."""
+
+    message: str = ""
+
+
+class _Envelope(msgspec.Struct):
+    """Cloudflare's v4 envelope; `result` stays plain JSON for the declaration to read."""
+
+    success: bool | None = None
+    errors: list[_RestError] | None = None
+    result: Any = None
+    total: int | None = None
+
+
+def decode_envelope(content: bytes) -> Answer[_Envelope]:
+    """An answer: the envelope, its error messages, or no data (retried, then an error)."""
+    envelope = msgspec.json.decode(content, type=_Envelope)
+    messages = [e.message for e in envelope.errors or [] if e.message]
+    if envelope.success is False and messages:
+        return Answer(None, messages, False)
+    if envelope.success is not True or envelope.result is None:
+        return Answer(None, [], False)  # `success: false` without errors, or `result: null`
+    return Answer(envelope, [], True)
+
+
+class StreamReadDeniedError(FatalAPIError):
+    """HTTP 403: the credentials may not read this resource of the account."""
+
+
+class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStream[Token]):
+    """One Stream REST resource, partitioned by account."""
+
+    page_limit = PAGE_LIMIT  # videos per List videos request
+
+    def __init__(self, tap: Tap, resource: Resource, parts: RunParts) -> None:
+        self.resource = resource
+        self.parts = parts
+        super().__init__(tap, name=resource.stream_name, schema=resource.schema())
+        self.path = resource.path
+        self.primary_keys = list(resource.primary_key)
+        self.replication_key = resource.read_date  # None: a full table
+        self._account = ""
+        self._page: tuple[requests.Response, list[Mapping[str, Any]], _Envelope] | None = None
+        self._paginator: CreatedCursorPaginator | None = None
+        self._total: int | None = None
+        self._listed = 0
+        self._pages = 0
+        self._skipped: list[str] = []
+
+    @override
+    @property
+    def session(self) -> CloudflareSession:
+        return self.parts.api.rest
+
+    @override
+    @property
+    def url_base(self) -> str:
+        return self.parts.settings.rest_url
+
+    @override
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        return [{"account_id": account} for account in self.parts.settings.account_ids]
+
+    @override
+    @property
+    def where(self) -> str:
+        return f"account {self._account}, stream {self.name}"
+
+    @override
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # singer-sdk would send ACTIVATE_VERSION before the records; this stream sends it after
+        # them, in _sync_records, and only when every account was listed.
+        return False
+
+    @property
+    def tracks_deletions(self) -> bool:
+        """Whether this run sends ACTIVATE_VERSION (emit_activate_version_messages, default on)."""
+        return self.resource.versioned and self.parts.settings.emit_activate_version_messages
+
+    # Requests
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: Token) -> dict[str, Any]:
+        params: dict[str, Any] = dict(self.resource.params)
+        if self.resource.created_cursor:
+            params["limit"] = str(self.page_limit)
+            if next_page_token is not None:
+                params["start"] = next_page_token
+        return params
+
+    @override
+    def get_new_paginator(self) -> BaseAPIPaginator[Token]:
+        if not self.resource.created_cursor:
+            self._paginator = None
+            return cast("BaseAPIPaginator[Token]", SinglePagePaginator())
+        self._paginator = CreatedCursorPaginator(self.page_limit, self._items, lambda: self.where)
+        return self._paginator
+
+    # Responses
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        if response.status_code == HTTPStatus.FORBIDDEN:
+            raise StreamReadDeniedError(f"HTTP 403 for {self.where}", response)
+        # Decoded once, inside the retried call: errors in an HTTP 200 are retried or fail like
+        # any other; parse_response and the paginator read the cached page.
+        envelope = read_answer(response, decode_envelope, self.where)
+        self._page = (response, self._items_of(envelope), envelope)
+
+    def _items(self, response: requests.Response) -> list[Mapping[str, Any]]:
+        if self._page is None or self._page[0] is not response:
+            self.validate_response(response)
+        assert self._page is not None
+        return self._page[1]
+
+    def _items_of(self, envelope: _Envelope) -> list[Mapping[str, Any]]:
+        """The items of an answer, where the declaration says they are."""
+        result = envelope.result
+        items: Any
+        if self.resource.single:
+            items = [result]
+        elif self.resource.items_at is not None:
+            items = result.get(self.resource.items_at) if isinstance(result, dict) else None
+            if isinstance(result, dict) and isinstance(result.get("total"), int):
+                envelope.total = result["total"]
+        else:
+            items = result
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            shape = "an object" if self.resource.single else f"a list of {self.resource.item_name}s"
+            raise CloudflareResponseError(
+                f"Cloudflare sent an unexpected result ({type(result).__name__}) for "
+                f"{self.where}: expected {shape}."
+            )
+        return items
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        self.mark_extracted()
+        items = self._items(response)
+        assert self._page is not None
+        if self._pages == 0:
+            self._total = self._page[2].total  # of the whole listing: the first page has no start
+        self._pages += 1
+        if self._paginator is not None:
+            items = self._paginator.fresh(items)
+        self._listed += len(items)
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        try:
+            return [self.resource.record(self._account, item, today) for item in items]
+        except ValueError as exc:
+            raise CloudflareResponseError(f"Cloudflare sent {exc} for {self.where}") from None
+
+    # Accounts and the run
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        assert context is not None, "streams are partitioned by account"
+        self._account = context["account_id"]
+        self._total, self._listed, self._pages = None, 0, 0
+        self.logger.info("%s: listing %s.", self.where, self.resource.path.rsplit("/", 1)[-1])
+        try:
+            yield from self.request_records(context)
+        except StreamReadDeniedError:
+            self._skipped.append(self._account)
+            self.logger.warning(
+                "%s: skipped: the credentials lack the %s permission for this account (HTTP 403). "
+                "The analytics streams are not affected; add %s to the API token to sync %s.",
+                self.where,
+                PERMISSION,
+                PERMISSION,
+                self.name,
+            )
+            return
+        self.logger.info(
+            "%s: done, %s in %d request%s.",
+            self.where,
+            self.resource.items(self._listed),
+            self._pages,
+            "" if self._pages == 1 else "s",
+        )
+        if self._total is not None and self._total != self._listed:
+            self.logger.warning(
+                "%s: listed %s but Cloudflare's total is %d (added or deleted during the "
+                "listing?); the next run lists the whole library again.",
+                self.where,
+                self.resource.items(self._listed),
+                self._total,
+            )
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[dict[str, Any], Any, Any]:
+        versioned = self.tracks_deletions and context is None and write_messages
+        if versioned:
+            self._stream_version = int(time.time() * 1000)  # records carry it
+        self._skipped = []
+        yield from super()._sync_records(context, write_messages=write_messages)
+        if not versioned or not self.selected:
+            return
+        assert self._stream_version is not None
+        if self._skipped:
+            self.logger.warning(
+                "stream %s: not activating this run's table version, since account(s) %s were "
+                "skipped: rows that are no longer listed stay current until a run lists every "
+                "account.",
+                self.name,
+                ", ".join(self._skipped),
+            )
+            return
+        self._write_activate_version_message(self._stream_version)
