@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tap_cloudflare_stream.analytics.datasets import DATASETS
+from tests.standin import CONTRACT, HOURLY_CONTRACT
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
@@ -37,12 +37,18 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
         "catalog.json is stale: tap-cloudflare-stream --discover > catalog.json"
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {d.stream_name for d in DATASETS}
-    for dataset in DATASETS:
-        stream = streams[dataset.stream_name]
-        assert stream["key_properties"] == list(dataset.primary_key)
-        assert stream["replication_key"] == "date"
-        assert stream["schema"]["properties"]["date"]["format"] == "date"
+    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT}
+    for name, (time, json_format) in {
+        **dict.fromkeys(CONTRACT, ("date", "date")),
+        **dict.fromkeys(HOURLY_CONTRACT, ("datetime_hour", "date-time")),
+    }.items():
+        stream = streams[name]
+        _, dimensions, metrics = {**CONTRACT, **HOURLY_CONTRACT}[name]
+        assert stream["key_properties"] == ["account_id", time, *(c for c, _ in dimensions)]
+        assert stream["replication_key"] == time
+        assert stream["schema"]["properties"][time]["format"] == json_format
+        columns = {"account_id", time, *(c for c, _ in dimensions), *(c for c, _ in metrics)}
+        assert set(stream["schema"]["properties"]) == columns
 
 
 def test_about_lists_every_setting_and_marks_secrets(tmp_path: Path) -> None:

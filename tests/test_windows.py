@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 
 from tap_cloudflare_stream.analytics.windows import Window, oldest_readable, split_windows
 
@@ -29,7 +30,7 @@ def test_oldest_readable_hour_is_the_first_full_hour_inside_not_older_than() -> 
 def test_day_windows_are_consecutive_and_max_duration_wide() -> None:
     windows = split_windows(T(1) - 60 * DAY, T(1) + 4 * DAY, 31 * 86400, DAY)
     assert [w.steps for w in windows] == [31, 31, 2]
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert str(windows[-1]) == "2026-11-04..2026-11-05"
 
 

@@ -84,3 +84,8 @@ def split_windows(
         windows.append(Window(start, stop, step))
         start = stop
     return windows
+
+
+def utc_today() -> datetime.date:
+    """Today in UTC."""
+    return utc_now().date()
