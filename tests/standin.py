@@ -109,9 +109,10 @@ HOURLY_STREAMS = tuple(HOURLY_CONTRACT)
 UTC = datetime.timezone.utc
 
 # The tests' clock, read once: a session that crosses midnight UTC keeps one "today". Stand-ins
-# (conftest) and in-process taps (sync) use it; "now" is the stand-in's when only today is set.
-TODAY = datetime.datetime.now(UTC).date()
-NOW = datetime.datetime.combine(TODAY, datetime.time(12, 30), UTC)
+# (conftest) and in-process taps (sync) use it. A tap run as a process reads the real clock,
+# which is never earlier: its retention floor is never below the stand-in's.
+NOW = datetime.datetime.now(UTC).replace(microsecond=0)
+TODAY = NOW.date()
 
 
 def utc_today() -> datetime.date:

@@ -16,22 +16,43 @@ from tests.standin import (
     ACCOUNT_A,
     ACCOUNT_B,
     HOURLY_STREAMS,
-    NOW,
-    TODAY,
     UTC,
+    SyncResult,
     bookmarks,
-    days_ago,
     expected_hourly,
     hourly_key,
-    sync,
     tap_config,
 )
+from tests.standin import sync as sync_now
 
 HOUR = datetime.timedelta(hours=1)
 CMCD = "streamCMCDAdaptiveGroups"
 LIVE = "liveInputEventsAdaptiveGroups"
 NODES = {"cmcd_hourly": CMCD, "live_input_events_hourly": LIVE}
+# A fixed clock for the stand-in and the tap (both run here): 12:30 on a fixed day.
+NOW = datetime.datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
+TODAY = NOW.date()
 CURRENT_HOUR = NOW.replace(minute=0)
+
+
+def days_ago(n: int) -> datetime.date:
+    return TODAY - datetime.timedelta(days=n)
+
+
+def sync(config: dict[str, Any], state: dict[str, Any] | None = None, **kwargs: Any) -> SyncResult:
+    """An in-process run on this module's clock unless told otherwise."""
+    kwargs.setdefault("clock", lambda: NOW)
+    return sync_now(config, state, **kwargs)
+
+
+@pytest.fixture
+def start_standin(start_standin: StartStandin) -> StartStandin:
+    """Stand-ins on this module's clock."""
+
+    def start(**overrides: Any) -> StandinServer:
+        return start_standin(**{"today": TODAY, "now": NOW, **overrides})
+
+    return start
 
 
 def _midnight(day: datetime.date) -> datetime.datetime:
@@ -77,12 +98,11 @@ def test_hourly_streams_deliver_exactly_the_rows_in_sub_day_windows_and_small_pa
     _assert_exact(server, result.records, start)
 
     for stream, node in NODES.items():
-        # 00:00 yesterday to the current hour (12:00-13:00, read although incomplete): 37 hours
-        # in consecutive windows of maxDuration (6 h), every one asked for, for each account.
+        # 00:00 yesterday to the current hour (read although incomplete): 25 to 48 hours in
+        # consecutive windows of maxDuration (6 h), every one asked for, for each account.
         firsts = sorted(set(_windows(server, node)))
-        bounds = [_rfc3339(start + 6 * n * HOUR) for n in range(7)] + [
-            _rfc3339(CURRENT_HOUR + HOUR)
-        ]
+        stops = [start + 6 * n * HOUR for n in range(9) if start + 6 * n * HOUR <= CURRENT_HOUR]
+        bounds = [_rfc3339(moment) for moment in (*stops, CURRENT_HOUR + HOUR)]
         assert firsts == list(itertools.pairwise(bounds)), stream
         data = [e for e in server.request_log if e.kind == "data" and e.dataset == node]
         assert {e.limit for e in data} == {9}
@@ -94,7 +114,7 @@ def test_hourly_streams_deliver_exactly_the_rows_in_sub_day_windows_and_small_pa
             # The bookmark is the last hour emitted, as the records print it.
             assert bookmarks(result.final_state, stream)[account] == hours[-1]
     # A STATE message at least once per window.
-    assert len(result.states) >= 2 * 7 * 2
+    assert len(result.states) >= 2 * 2 * (len(bounds) - 1)
 
 
 def test_a_second_run_rereads_the_lookback_and_the_hour_that_was_incomplete(
@@ -108,7 +128,7 @@ def test_a_second_run_rereads_the_lookback_and_the_hour_that_was_incomplete(
     marks = {s: bookmarks(first.final_state, s)[ACCOUNT_A] for s in HOURLY_STREAMS}
     assert marks == dict.fromkeys(HOURLY_STREAMS, _rfc3339(CURRENT_HOUR))
 
-    later = NOW + 3 * HOUR  # 15:30: the 12:00 hour is complete now, 15:00 is not
+    later = NOW + 3 * HOUR  # the bookmarked hour is complete now, a later one is not
     server.config.now = later
     server.request_log.clear()
     config["start_date"] = days_ago(1).isoformat()  # a floor below the lookback
@@ -128,7 +148,9 @@ def test_a_second_run_rereads_the_lookback_and_the_hour_that_was_incomplete(
         assert [merged[k] for k in sorted(merged)] == expected, stream
         at_noon = [r for r in second.records[stream] if r["datetime_hour"] == marks[stream]]
         assert at_noon, f"{stream}: the incomplete hour was not read again"
-        assert bookmarks(second.final_state, stream)[ACCOUNT_A] == _rfc3339(CURRENT_HOUR + 3 * HOUR)
+        last = max(r["datetime_hour"] for r in second.records[stream])
+        assert last > marks[stream]
+        assert bookmarks(second.final_state, stream)[ACCOUNT_A] == last
 
 
 def test_a_date_bookmark_set_by_hand_parses_for_an_hourly_stream(
@@ -167,8 +189,10 @@ def test_start_date_before_retention_is_clamped_to_the_first_full_hour(
     )
     with caplog.at_level(logging.WARNING):
         result = sync(config, streams=["cmcd_hourly"])
-    # now 12:30, 2 days and 10 minutes kept: 12:20 two days ago, so 13:00 is the first full hour.
-    oldest = NOW - datetime.timedelta(days=2) + 30 * 60 * datetime.timedelta(seconds=1)
+    # 2 days and 10 minutes kept: the first full hour after (now - that), to the second.
+    edge = NOW - datetime.timedelta(days=2, minutes=10)
+    oldest = edge.replace(minute=0, second=0)
+    oldest += HOUR if oldest < edge else datetime.timedelta()
     assert min(_windows(server, CMCD))[0] == _rfc3339(oldest)
     expected = expected_hourly(
         server.config, "cmcd_hourly", [ACCOUNT_A], oldest, CURRENT_HOUR + HOUR

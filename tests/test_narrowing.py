@@ -12,7 +12,6 @@ from tap_cloudflare_stream.cloudflare.session import RetryPolicy
 from tests.conftest import StartStandin
 from tests.standin import (
     ACCOUNT_A,
-    NOW,
     TODAY,
     UTC,
     by_key,
@@ -77,11 +76,15 @@ def test_a_heavy_query_is_split_down_to_a_day_then_a_smaller_page(
 
 
 def test_a_heavy_hourly_query_is_split_down_to_an_hour(start_standin: StartStandin) -> None:
-    server = start_standin(accounts=[ACCOUNT_A], heavy_query_seconds=3600)
-    config = tap_config(server.url, account_ids=[ACCOUNT_A], start_date=TODAY.isoformat())
-    result = sync(config, streams=["cmcd_hourly"])
-    start = datetime.datetime.combine(TODAY, datetime.time(), UTC)
-    expected = expected_hourly(server.config, "cmcd_hourly", [ACCOUNT_A], start, NOW + HOUR)
+    now = datetime.datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
+    server = start_standin(
+        accounts=[ACCOUNT_A], heavy_query_seconds=3600, today=now.date(), now=now
+    )
+    config = tap_config(server.url, account_ids=[ACCOUNT_A], start_date=now.date().isoformat())
+    result = sync(config, streams=["cmcd_hourly"], clock=lambda: now)
+    start = datetime.datetime.combine(now.date(), datetime.time(), UTC)
+    expected = expected_hourly(server.config, "cmcd_hourly", [ACCOUNT_A], start, now + HOUR)
+    assert expected
     got = sorted(result.records["cmcd_hourly"], key=lambda r: hourly_key("cmcd_hourly", r))
     assert got == expected
 
