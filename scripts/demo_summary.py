@@ -79,7 +79,8 @@ def summary(db: Path, schema: str) -> int:
         ).fetchone()
         assert row is not None
         steps, first, last = row
-        print(f"{stream:<26}{rows:>8}{keys:>15}{steps:>6}  {first!s:<12}{last!s:<12}{unit}")
+        line = f"{stream:<26}{rows:>8}{keys:>15}{steps:>6}  {first!s:<12}{last!s:<12}{unit}"
+        print(line.rstrip())
         if rows != keys:
             print(f"  !! {stream} has {rows - keys} duplicate rows", file=sys.stderr)
             problems += 1
