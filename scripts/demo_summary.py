@@ -1,7 +1,8 @@
 """Helpers of scripts/demo: the demo environment's settings, and a summary of the DuckDB file.
 
 - `python scripts/demo_summary.py demo-setting account_ids`: a demo setting (lists joined by ",")
-- `python scripts/demo_summary.py summary [--db PATH]`: what the pipeline loaded
+- `python scripts/demo_summary.py summary [--db PATH] [--require-models]`: what the pipeline
+  loaded (raw tables), then figures read from the dbt models that dbt-duckdb:build made
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ def demo_plugin_config(plugin: str) -> dict[str, Any]:
     raise SystemExit(f"meltano.yml: no {plugin} in the demo environment")
 
 
+def utility_setting(plugin: str, name: str) -> str:
+    """A utility's setting default in meltano.yml (e.g. the schema dbt-duckdb builds in)."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    for entry in project["plugins"]["utilities"]:
+        if entry["name"] == plugin:
+            return str(next(s["value"] for s in entry["settings"] if s["name"] == name))
+    raise SystemExit(f"meltano.yml: no utility {plugin}")
+
+
 def duckdb_path() -> Path:
     """The DuckDB file the demo loads: TARGET_DUCKDB_PATH, else the demo environment's path."""
     raw = os.environ.get("TARGET_DUCKDB_PATH") or demo_plugin_config("target-duckdb")["path"]
@@ -60,8 +70,79 @@ def table_counts(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tup
     return int(row[0]), int(row[1])
 
 
-def summary(db: Path, schema: str) -> int:
-    """Print rows per stream, the top videos and views per day; 1 if anything is off."""
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """True when the DuckDB file has the table (or view)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def print_models(con: duckdb.DuckDBPyConnection, models: str) -> None:
+    """The demo's figures, read from the dbt models (transform/), over the last 7 loaded days."""
+    row = con.execute(f"SELECT max(date) FROM {models}.video_daily").fetchone()
+    last = row[0] if row else None
+    if last is None:
+        print(f"\n{models}.video_daily is empty.")
+        return
+    week = "date > ?::DATE - 7"
+    print(f"\nTop 5 videos, last 7 days to {last} ({models}.video_daily; name, else uid):")
+    print(f"  {'video':<34}{'views':>8}{'player min':>12}{'billed min':>12}"
+          f"{'buffer/view':>13}{'completion':>12}")  # fmt: skip
+    for video, views, player, billed, buffers, completion in con.execute(
+        "SELECT coalesce(any_value(name), uid), sum(views), sum(time_viewed_minutes), "
+        "sum(minutes_viewed), sum(buffer_events) / nullif(sum(views), 0), "
+        # completion over the week, rebuilt from additive parts, not an average of ratios
+        "sum(time_viewed_minutes) * 60 / nullif(sum(views), 0) / any_value(duration) "
+        f"FROM {models}.video_daily WHERE {week} "
+        "GROUP BY account_id, uid ORDER BY 4 DESC, 2 DESC, 1 LIMIT 5",
+        [last],
+    ).fetchall():
+        print(f"  {video:<34}{int(views):>8}{int(player):>12}{int(billed):>12}"
+              f"{_fmt(buffers, '.2f'):>13}{_fmt(completion, '.0%'):>12}")  # fmt: skip
+
+    print(f"\nPer day, last 7 days ({models}.account_daily, all accounts):")
+    print(f"  {'date':<12}{'views':>8}{'player min':>12}{'billed min':>12}{'videos':>8}"
+          f"{'stored min':>12}")  # fmt: skip
+    for date, views, player, billed, videos, stored in con.execute(
+        "SELECT date, sum(views), sum(time_viewed_minutes), sum(minutes_viewed), "
+        f"sum(videos_watched), sum(total_storage_minutes) FROM {models}.account_daily "
+        f"WHERE {week} GROUP BY date ORDER BY date",
+        [last],
+    ).fetchall():
+        print(f"  {date!s:<12}{int(views):>8}{int(player):>12}{int(billed):>12}{int(videos):>8}"
+              f"{_fmt(stored, '.0f'):>12}")  # fmt: skip
+
+    print(f"\nRebuffering by video, last 7 days ({models}.video_delivery_hourly, CMCD):")
+    rows = con.execute(
+        "SELECT coalesce(any_value(v.name), d.video_id), sum(d.requests), "
+        "sum(d.milliseconds_viewed) / 60000, "
+        "sum(d.buffer_starvation_milliseconds) / nullif(sum(d.milliseconds_viewed), 0), "
+        "sum(d.avg_encoded_bitrate * d.requests) / nullif(sum(d.requests), 0) "
+        f"FROM {models}.video_delivery_hourly AS d LEFT JOIN {models}.stg_videos AS v "
+        "ON v.account_id = d.account_id AND v.uid = d.video_id "
+        "WHERE d.datetime_hour >= ?::DATE - 6 "
+        "GROUP BY d.account_id, d.video_id ORDER BY 4 DESC NULLS LAST, 1 LIMIT 5",
+        [last],
+    ).fetchall()
+    if not rows:
+        print("  (no rows: cmcd_hourly is not loaded)")
+    else:
+        print(f"  {'video':<34}{'requests':>10}{'watch min':>11}{'rebuffering':>13}"
+              f"{'kbit/s':>9}")  # fmt: skip
+    for video, requests, minutes, ratio, bitrate in rows:
+        print(f"  {video:<34}{int(requests):>10}{_fmt(minutes, '.0f'):>11}"
+              f"{_fmt(ratio, '.2%'):>13}{_fmt(bitrate and bitrate / 1000, '.0f'):>9}")  # fmt: skip
+
+
+def _fmt(value: object, spec: str) -> str:
+    """A number formatted, or '-' when it is null."""
+    return "-" if value is None else format(value, spec)
+
+
+def summary(db: Path, schema: str, models: str, require_models: bool = False) -> int:
+    """Print rows per stream, then the models' figures; 1 if anything is off."""
     if not db.exists():
         print(f"{db} does not exist: run ./scripts/demo first.", file=sys.stderr)
         return 1
@@ -89,25 +170,18 @@ def summary(db: Path, schema: str) -> int:
     if not problems:
         print("No duplicates: every table has exactly one row per primary key.")
 
-    print("\nTop 5 videos by minutes viewed (minutes_viewed, all accounts and days):")
-    print(f"  {'uid':<34}{'minutes':>10}{'events':>10}")
-    for uid, minutes, events in con.execute(
-        f"SELECT uid, sum(minutes_viewed), sum(events) FROM {schema}.minutes_viewed "
-        "GROUP BY uid ORDER BY 2 DESC, uid LIMIT 5"
-    ).fetchall():
-        print(f"  {uid:<34}{int(minutes):>10}{int(events):>10}")
-
-    print("\nViews per day, last 7 days (video_playback_events, all accounts):")
-    print(f"  {'date':<12}{'views':>10}{'minutes':>10}")
-    recent = con.execute(
-        f"SELECT date, sum(views), sum(time_viewed_minutes) FROM {schema}.video_playback_events "
-        "GROUP BY date ORDER BY date DESC LIMIT 7"
-    ).fetchall()
-    for date, views, minutes in reversed(recent):
-        print(f"  {date!s:<12}{int(views):>10}{int(minutes):>10}")
+    if table_exists(con, models, "video_daily"):
+        print_models(con, models)
+    else:
+        print(
+            f"\nThe models ({models}.video_daily ...) are not built: run "
+            "`meltano --environment=demo run dbt-duckdb:build`."
+        )
+        if require_models:
+            problems += 1
     print(
         '\nQuery it yourself: .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{db}', read_only=True).sql('FROM {schema}.minutes_viewed'))\""
+        f"print(duckdb.connect('{db}', read_only=True).sql('FROM {models}.video_daily'))\""
     )
     con.close()
     return 1 if problems else 0
@@ -121,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     setting.add_argument("name")
     report = commands.add_parser("summary", help="summarise the demo's DuckDB file")
     report.add_argument("--db", type=Path, help="DuckDB file (default: the demo's)")
+    report.add_argument(
+        "--require-models", action="store_true", help="fail when the dbt models are not built"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "demo-setting":
@@ -128,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         print(",".join(value) if isinstance(value, list) else value)
         return 0
     schema = demo_plugin_config("target-duckdb").get("default_target_schema", "cloudflare_stream")
-    return summary(args.db or duckdb_path(), schema)
+    models = utility_setting("dbt-duckdb", "schema")
+    return summary(args.db or duckdb_path(), schema, models, args.require_models)
 
 
 if __name__ == "__main__":

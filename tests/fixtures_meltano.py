@@ -33,9 +33,15 @@ PLUGIN_EXECUTABLES = {
     "tap-cloudflare-stream": ROOT / ".meltano/extractors/tap-cloudflare-stream/venv/bin",
     "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin",
     "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin",
+    "dbt-duckdb": ROOT / ".meltano/utilities/dbt-duckdb/venv/bin",
+    "dbt-postgres": ROOT / ".meltano/utilities/dbt-postgres/venv/bin",
+    "dbt-snowflake": ROOT / ".meltano/utilities/dbt-snowflake/venv/bin",
+    "dbt-bigquery": ROOT / ".meltano/utilities/dbt-bigquery/venv/bin",
 }
+# A plugin's executable, when it is not named after the plugin.
+EXECUTABLE_NAMES = {name: "dbt" for name in PLUGIN_EXECUTABLES if name.startswith("dbt-")}
 # Variables from the caller's shell that would change what a test's pipeline does.
-_SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_)")
+_SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|DBT_)")
 
 
 @dataclass
@@ -113,7 +119,7 @@ def require_plugins(*names: str) -> None:
     if not MELTANO.exists():
         missing(f"{MELTANO.relative_to(ROOT)} not found: run scripts/setup first")
     for name in names:
-        if not (PLUGIN_EXECUTABLES[name] / name).exists():
+        if not (PLUGIN_EXECUTABLES[name] / EXECUTABLE_NAMES.get(name, name)).exists():
             missing(f"Meltano plugin {name} is not installed: run scripts/setup {name}")
 
 

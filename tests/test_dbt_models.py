@@ -1,0 +1,277 @@
+"""The dbt project (transform/) built by Meltano after the loader, on DuckDB and PostgreSQL.
+
+- DuckDB, as the demo runs it: `meltano run tap-cloudflare-stream target-duckdb
+  dbt-duckdb:build`. The catalog and hourly tables are not loaded, so the models read them as
+  empty: video_daily still holds every view, with null names. Then those tables get a few rows
+  (tests/fixtures_dbt.py, until their streams land) and `meltano run dbt-duckdb:build` fills
+  names, durations, delivery and storage; the demo's summary prints from the models.
+- PostgreSQL: `meltano run tap-cloudflare-stream target-postgres dbt-postgres:build` into a real
+  server, with a soft-deleted video (_sdc_deleted_at) in the catalog.
+
+Each time `dbt build` runs the project's own data tests (grain, not null, relationships,
+accepted values, totals equal to the raw rows), and the test compares video_daily with the
+stand-in's truth, row by row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from cloudflare_standin import StandinConfig, StandinServer
+
+from tests.fixtures_dbt import (
+    PendingTables,
+    create_pending_tables,
+    expected_delivery_hourly,
+    expected_storage,
+    expected_video_daily,
+    rounded,
+)
+from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
+from tests.fixtures_pg import PostgresServer
+from tests.standin import ACCOUNT_A, ACCOUNT_B, utc_today
+
+RAW = "cloudflare_stream"
+MODELS = "analytics"  # the dbt utilities' `schema` setting in meltano.yml
+VIDEO_DAILY = [
+    "account_id", "date", "uid", "name", "creator", "duration", "in_catalog", "views",
+    "time_viewed_minutes", "minutes_viewed", "buffer_events", "quality_changes",
+    "buffer_events_per_view", "completion_estimate",
+]  # fmt: skip
+Query = Callable[[str], list[tuple[Any, ...]]]
+
+
+def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
+    """A dbt utility's target and log folders in the test's own folder (its settings' variables)."""
+    prefix = plugin.upper().replace("-", "_")
+    return {f"{prefix}_TARGET_PATH": str(tmp_path / plugin), f"{prefix}_LOG_PATH": str(tmp_path)}
+
+
+def assert_dbt_passed(log: str) -> None:
+    """dbt build ran every model and test, none failed or was skipped."""
+    done = [line for line in log.splitlines() if "Done. PASS=" in line]
+    assert done, "dbt build did not finish"
+    assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
+
+
+def assert_video_daily(query: Query, expected: dict[tuple[Any, ...], dict[str, Any]]) -> None:
+    """video_daily holds exactly the expected rows, each once, every column equal."""
+    rows = query(f"SELECT {', '.join(VIDEO_DAILY)} FROM {MODELS}.video_daily")
+    got = {tuple(row[:3]): dict(zip(VIDEO_DAILY[3:], row[3:], strict=True)) for row in rows}
+    assert len(got) == len(rows), "video_daily has duplicate keys"
+    assert set(got) == set(expected), (
+        f"{len(set(expected) - set(got))} rows missing, {len(set(got) - set(expected))} extra"
+    )
+    for key, want in expected.items():
+        have = {column: rounded(value) for column, value in got[key].items()}
+        assert have == {column: rounded(want[column]) for column in have}, key
+
+
+def assert_catalog_used(query: Query, pending: PendingTables, config: StandinConfig) -> None:
+    """Delivery and storage models against the hand-made raw rows; names of deleted videos null."""
+    delivery = {
+        tuple(row[:3]): tuple(rounded(v) for v in row[3:])
+        for row in query(
+            "SELECT account_id, datetime_hour, video_id, requests, milliseconds_viewed, "
+            f"rebuffering_ratio, avg_encoded_bitrate FROM {MODELS}.video_delivery_hourly"
+        )
+    }
+    want = {
+        key: tuple(rounded(v) for v in values.values())
+        for key, values in expected_delivery_hourly(pending.cmcd).items()
+    }
+    assert delivery == want
+
+    for account in config.accounts:
+        for day, total, count in query(
+            "SELECT date, total_storage_minutes, video_count FROM "
+            f"{MODELS}.account_daily WHERE account_id = '{account}'"
+        ):
+            assert (total, count) == expected_storage(pending.storage, account, day), (account, day)
+    stored = query(f"SELECT count(*) FROM {MODELS}.account_daily WHERE video_count IS NOT NULL")
+    assert stored[0][0] > 0, "no day shows a storage reading"
+    deleted = query(f"SELECT count(*), sum(views) FROM {MODELS}.video_daily WHERE NOT in_catalog")
+    assert deleted[0][0] > 0, "no deleted video to test with"
+    assert deleted[0][1] > 0, "the deleted videos' views were lost"
+
+
+def summary(warehouse: Path) -> str:
+    """The demo's summary of a DuckDB file (it must read the models)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/demo_summary.py"), "summary", "--db",
+         str(warehouse), "--require-models"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_dbt_build_on_duckdb_as_the_demo_runs_it(
+    meltano_project: MeltanoProject, tmp_path: Path
+) -> None:
+    require_plugins("tap-cloudflare-stream", "target-duckdb", "dbt-duckdb")
+    today = utc_today() - datetime.timedelta(days=1)
+    start = today - datetime.timedelta(days=4)
+    config = StandinConfig(
+        accounts=[ACCOUNT_A, ACCOUNT_B],  # the demo environment's accounts
+        seed=31,
+        today=today,
+        rows_per_day=40,
+        videos=8,
+        tokens={"demo-token": None},
+        rate_limit_queries=None,
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = {
+        "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+        "TARGET_DUCKDB_PATH": str(warehouse),
+        "DBT_DUCKDB_PATH": str(warehouse),
+        **dbt_env("dbt-duckdb", tmp_path),
+    }
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    with StandinServer(config) as server:
+        env["TAP_CLOUDFLARE_STREAM_API_URL"] = server.url
+        log = meltano_project.meltano(
+            "--environment=demo", "run", "--no-install",
+            "tap-cloudflare-stream", "target-duckdb", "dbt-duckdb:build", env=env,
+        )  # fmt: skip
+    assert_dbt_passed(log)
+    assert "cloudflare_stream.videos is not loaded" in log
+    assert_video_daily(query, expected_video_daily(config, start, today, catalog={}))
+    assert "(no rows: cmcd_hourly is not loaded)" in summary(warehouse)
+
+    # The catalog, storage and CMCD tables appear (hand-made until their streams land).
+    with duckdb.connect(str(warehouse)) as con:
+
+        def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+            if rows:
+                con.executemany(sql, rows)
+            else:
+                con.execute(sql)
+
+        pending = create_pending_tables(execute, "duckdb", RAW, config)
+    log = meltano_project.meltano(
+        "--environment=demo", "run", "--no-install", "dbt-duckdb:build", env=env
+    )
+    assert_dbt_passed(log)
+    assert "is not loaded" not in log
+    assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
+    assert_catalog_used(query, pending, config)
+
+    printed = summary(warehouse)
+    top = printed.split("Top 5 videos")[1].split("\n\n")[0]
+    names = {name for name, _, _ in pending.catalog.values() if name}
+    assert any(name in top for name in names), top
+    rebuffering = printed.split("Rebuffering by video")[1]
+    assert "%" in rebuffering, rebuffering
+
+
+def test_dbt_build_on_postgres(
+    meltano_project: MeltanoProject, postgres_server: PostgresServer, postgres_database: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    require_plugins("tap-cloudflare-stream", "target-postgres", "dbt-postgres")
+    today = utc_today() - datetime.timedelta(days=1)
+    start = today - datetime.timedelta(days=5)
+    config = StandinConfig(
+        accounts=[ACCOUNT_A, ACCOUNT_B],
+        seed=37,
+        today=today,
+        rows_per_day=30,
+        videos=8,
+        tokens={"test-token": None},  # the test environment's api_token
+        rate_limit_queries=None,
+    )
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with postgres_server.connect(postgres_database) as conn:
+            return conn.execute(sql).fetchall()
+
+    with postgres_server.connect(postgres_database) as conn:
+
+        def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+            with conn.cursor() as cursor:
+                if rows:
+                    cursor.executemany(sql, rows)
+                else:
+                    cursor.execute(sql)
+
+        pending = create_pending_tables(execute, "postgres", RAW, config)
+
+    with StandinServer(config) as server:
+        env = {
+            "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
+            "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
+            "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            **dbt_env("dbt-postgres", tmp_path),
+        }
+        for prefix in ("TARGET_POSTGRES", "DBT_POSTGRES"):
+            env[f"{prefix}_HOST"] = postgres_server.host
+            env[f"{prefix}_PORT"] = str(postgres_server.port)
+            env[f"{prefix}_USER"] = postgres_server.user
+            env[f"{prefix}_PASSWORD"] = postgres_server.password
+        env["TARGET_POSTGRES_DATABASE"] = env["DBT_POSTGRES_DBNAME"] = postgres_database
+        log = meltano_project.meltano(
+            "--environment=test", "run", "--no-install",
+            "tap-cloudflare-stream", "target-postgres", "dbt-postgres:build", env=env,
+        )  # fmt: skip
+    assert postgres_server.password not in log, "the database password leaked into the log"
+    assert_dbt_passed(log)
+    assert "is not loaded" not in log
+    soft_deleted = query(f"SELECT count(*) FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
+    assert soft_deleted[0][0] > 0
+    assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
+    assert_catalog_used(query, pending, config)
+
+
+def test_models_compile_for_snowflake_and_bigquery_offline(
+    meltano_project: MeltanoProject, tmp_path: Path
+) -> None:
+    """`dbt compile` with the Snowflake and BigQuery adapters, without a connection.
+
+    --no-populate-cache and introspect_sources=false keep dbt from asking the warehouse
+    anything; the credentials are dummies. The compiled SQL uses each adapter's own types
+    and quoting (dbt's cross-database macros). Compiling renders SQL: it does not prove the
+    warehouse accepts it (that needs the warehouse).
+    """
+    require_plugins("dbt-snowflake", "dbt-bigquery")
+    settings = {
+        "dbt-snowflake": {"DBT_SNOWFLAKE_ACCOUNT": "offline-check", "DBT_SNOWFLAKE_USER": "nobody",
+                          "DBT_SNOWFLAKE_PASSWORD": "unused", "DBT_SNOWFLAKE_ROLE": "R",
+                          "DBT_SNOWFLAKE_WAREHOUSE": "WH",
+                          "DBT_SNOWFLAKE_DATABASE": "OFFLINE_DB"},
+        "dbt-bigquery": {"DBT_BIGQUERY_METHOD": "oauth-secrets", "DBT_BIGQUERY_TOKEN": "unused",
+                         "DBT_BIGQUERY_PROJECT": "offline-project"},
+    }  # fmt: skip
+    markers = {
+        "dbt-snowflake": ("OFFLINE_DB.CLOUDFLARE_STREAM.video_playback_events", "float"),
+        "dbt-bigquery": (
+            "`offline-project`.`cloudflare_stream`.`video_playback_events`",
+            "float64",
+        ),
+    }
+    for plugin, env in settings.items():
+        target = tmp_path / plugin
+        meltano_project.meltano(
+            "invoke", plugin, "compile", "--no-populate-cache",
+            "--vars", "{introspect_sources: false}",
+            env={**env, **dbt_env(plugin, tmp_path)},
+        )  # fmt: skip
+        compiled = target / "compiled" / "cloudflare_stream" / "models"
+        video_daily = (compiled / "marts" / "video_daily.sql").read_text()
+        source, double = markers[plugin]
+        assert source in video_daily, video_daily[:600]
+        assert f"as {double})" in video_daily.lower(), plugin
+        for model in ("video_delivery_hourly", "account_daily"):
+            assert "select" in (compiled / "marts" / f"{model}.sql").read_text()
