@@ -1,12 +1,13 @@
 """The dbt project's tests: raw tables the tap does not load yet, and the models' expected rows.
 
-UNTIL THE CATALOG/HOURLY STREAMS LAND: `videos`, `live_inputs`, `storage_usage`, `cmcd_hourly`
-and `live_input_events_hourly` are not streams of the tap yet, so `create_pending_tables` writes
-a few hand-made rows into them, following the streams' documented contract (columns and types
-as the loaders make them). When those streams exist, load them through the real pipeline
-instead, delete `create_pending_tables` and PENDING_* below, and derive the expected catalog
-columns from the stand-in's catalog: the rest of this module (the truth of the four loaded
-streams, summed to each model's grain) stays as it is.
+UNTIL THE CATALOG STREAMS LAND: `videos`, `live_inputs` and `storage_usage` are not streams of
+the tap yet, so `create_pending_tables` writes a few hand-made rows into them, following the
+streams' documented contract (columns and types as the loaders make them). When those streams
+exist, load them through the real pipeline instead, delete `create_pending_tables` and PENDING_*
+below, and derive the expected catalog columns from the stand-in's catalog: the rest of this
+module (the truth of the loaded streams, summed to each model's grain) stays as it is. The
+hourly streams (`cmcd_hourly`, `live_input_events_hourly`) are loaded by the tap: their truth is
+the stand-in's (`loaded_cmcd`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from cloudflare_standin import StandinConfig
 from cloudflare_standin.data import account_videos
 
-from tests.standin import expected_records
+from tests.standin import expected_hourly, expected_records
 
 # execute(sql, rows): run a statement once, or once per row of parameters (?-placeholders).
 Execute = Callable[[str, Sequence[Sequence[Any]]], None]
@@ -56,25 +57,6 @@ PENDING_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("account_id", "string"), ("date", "date"), ("total_storage_minutes", "float"),
         ("total_storage_minutes_limit", "float"), ("video_count", "integer"),
     ],
-    "cmcd_hourly": [
-        ("account_id", "string"), ("datetime_hour", "timestamp"), ("video_id", "string"),
-        ("country", "string"), ("stream_type", "string"), ("streaming_format", "string"),
-        ("requests", "integer"), ("milliseconds_viewed", "integer"), ("viewers", "integer"),
-        ("avg_buffer_length", "float"), ("avg_buffer_starvation_duration", "float"),
-        ("avg_encoded_bitrate", "float"), ("avg_initial_buffer_starvation_duration", "float"),
-        ("avg_measured_throughput", "float"),
-        ("buffer_starvation_duration_p50", "float"), ("buffer_starvation_duration_p90", "float"),
-        ("buffer_starvation_duration_p99", "float"),
-        ("initial_buffer_starvation_duration_p50", "float"),
-        ("initial_buffer_starvation_duration_p90", "float"),
-        ("initial_buffer_starvation_duration_p99", "float"),
-    ],
-    "live_input_events_hourly": [
-        ("account_id", "string"), ("datetime_hour", "timestamp"), ("input_id", "string"),
-        ("event_code", "string"), ("segments", "integer"), ("avg_bit_rate", "float"),
-        ("avg_gop_byte_size", "float"), ("avg_gop_duration", "float"),
-        ("avg_gop_upload_time", "float"), ("avg_upload_duration_ratio", "float"),
-    ],
 }  # fmt: skip
 
 
@@ -83,7 +65,6 @@ class PendingTables:
     """What create_pending_tables wrote: the catalog as the models must see it, and raw rows."""
 
     catalog: dict[tuple[str, str], tuple[str | None, str | None, float | None]]
-    cmcd: list[dict[str, Any]]
     storage: list[dict[str, Any]]
 
 
@@ -129,34 +110,6 @@ def create_pending_tables(
                 catalog[(account, uid)] = (name, creator, duration if duration >= 0 else None)
 
     first_account = config.accounts[0]
-    top = sorted(account_videos(config.seed, first_account, config.videos).uids)
-    hour = datetime.datetime(day.year, day.month, day.day, 10)
-    cmcd: list[dict[str, Any]] = []
-    # Two videos over two hours, each split by country and streaming format, so the model's
-    # grain sums several raw rows; the first video is the deleted one (its delivery stays).
-    for offset, uid, country, fmt, requests, viewed, starvation, bitrate in [
-        (0, top[0], "US", "h", 120, 600_000, 40.0, 2_500_000.0),
-        (0, top[0], "US", "d", 30, 90_000, 200.0, 1_200_000.0),
-        (0, top[0], "DE", "h", 50, 250_000, 0.0, 4_000_000.0),
-        (0, top[4], "US", "h", 10, 20_000, 500.0, 800_000.0),
-        (1, top[0], "US", "h", 80, 400_000, 25.0, 3_000_000.0),
-        (1, top[4], "FR", "d", 40, 160_000, 75.5, 1_500_000.0),
-        (1, top[4], "FR", "h", 60, 0, 10.0, 2_000_000.0),
-    ]:
-        cmcd.append(
-            {"account_id": first_account, "datetime_hour": hour + datetime.timedelta(hours=offset),
-             "video_id": uid, "country": country, "stream_type": "v", "streaming_format": fmt,
-             "requests": requests, "milliseconds_viewed": viewed, "viewers": requests // 3,
-             "avg_buffer_length": 8000.0, "avg_buffer_starvation_duration": starvation,
-             "avg_encoded_bitrate": bitrate, "avg_initial_buffer_starvation_duration": 300.0,
-             "avg_measured_throughput": 9_000_000.0,
-             "buffer_starvation_duration_p50": 0.0, "buffer_starvation_duration_p90": 150.0,
-             "buffer_starvation_duration_p99": 900.0,
-             "initial_buffer_starvation_duration_p50": 200.0,
-             "initial_buffer_starvation_duration_p90": 700.0,
-             "initial_buffer_starvation_duration_p99": 1500.0}
-        )  # fmt: skip
-
     # Storage is read on some days only: a day between readings shows the last one before it.
     storage = [
         {"account_id": first_account, "date": day - datetime.timedelta(days=n),
@@ -169,15 +122,7 @@ def create_pending_tables(
          "modified": created, "enabled": True, "delete_recording_after_days": 30,
          "meta": json.dumps({"name": "studio"})}
     ]  # fmt: skip
-    live_events = [
-        {"account_id": first_account, "datetime_hour": hour, "input_id": "1" * 32,
-         "event_code": "ok", "segments": 900, "avg_bit_rate": 4_000_000.0,
-         "avg_gop_byte_size": 900_000.0, "avg_gop_duration": 2.0, "avg_gop_upload_time": 0.4,
-         "avg_upload_duration_ratio": 0.2}
-    ]  # fmt: skip
-
-    tables = {"videos": videos, "cmcd_hourly": cmcd, "storage_usage": storage,
-              "live_inputs": live_inputs, "live_input_events_hourly": live_events}  # fmt: skip
+    tables = {"videos": videos, "storage_usage": storage, "live_inputs": live_inputs}
     for table, rows in tables.items():
         columns = [name for name, _ in PENDING_COLUMNS[table]]
         if soft_delete:
@@ -189,7 +134,7 @@ def create_pending_tables(
             f"VALUES ({', '.join([placeholder] * len(columns))})",
             values,
         )
-    return PendingTables(catalog=catalog, cmcd=cmcd, storage=storage)
+    return PendingTables(catalog=catalog, storage=storage)
 
 
 def _as_loaded(value: Any, flavour: str) -> Any:
@@ -246,6 +191,18 @@ def expected_video_daily(
                 else None
             ),
         }
+    return rows
+
+
+def loaded_cmcd(
+    config: StandinConfig, start: datetime.datetime, end: datetime.datetime
+) -> list[dict[str, Any]]:
+    """cmcd_hourly as the tap loads it for [start, end): the stand-in's groups, hours as loaded
+    (naive UTC timestamps)."""
+    rows = expected_hourly(config, "cmcd_hourly", config.accounts, start, end)
+    for row in rows:
+        hour = datetime.datetime.fromisoformat(row["datetime_hour"].replace("Z", "+00:00"))
+        row["datetime_hour"] = hour.replace(tzinfo=None)
     return rows
 
 

@@ -1,10 +1,11 @@
 """The dbt project (transform/) built by Meltano after the loader, on DuckDB and PostgreSQL.
 
 - DuckDB, as the demo runs it: `meltano run tap-cloudflare-stream target-duckdb
-  dbt-duckdb:build`. The catalog and hourly tables are not loaded, so the models read them as
-  empty: video_daily still holds every view, with null names. Then those tables get a few rows
-  (tests/fixtures_dbt.py, until their streams land) and `meltano run dbt-duckdb:build` fills
-  names, durations, delivery and storage; the demo's summary prints from the models.
+  dbt-duckdb:build`. The catalog tables are not loaded, so the models read them as empty:
+  video_daily still holds every view, with null names; delivery comes from the loaded
+  cmcd_hourly. Then those tables get a few rows (tests/fixtures_dbt.py, until their streams
+  land) and `meltano run dbt-duckdb:build` fills names, durations and storage; the demo's
+  summary prints from the models.
 - PostgreSQL: `meltano run tap-cloudflare-stream target-postgres dbt-postgres:build` into a real
   server, with a soft-deleted video (_sdc_deleted_at) in the catalog.
 
@@ -32,6 +33,7 @@ from tests.fixtures_dbt import (
     expected_delivery_hourly,
     expected_storage,
     expected_video_daily,
+    loaded_cmcd,
     rounded,
 )
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
@@ -46,6 +48,10 @@ VIDEO_DAILY = [
     "buffer_events_per_view", "completion_estimate",
 ]  # fmt: skip
 Query = Callable[[str], list[tuple[Any, ...]]]
+
+
+def _midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
 
 
 def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
@@ -74,8 +80,8 @@ def assert_video_daily(query: Query, expected: dict[tuple[Any, ...], dict[str, A
         assert have == {column: rounded(want[column]) for column in have}, key
 
 
-def assert_catalog_used(query: Query, pending: PendingTables, config: StandinConfig) -> None:
-    """Delivery and storage models against the hand-made raw rows; names of deleted videos null."""
+def assert_delivery(query: Query, cmcd: list[dict[str, Any]]) -> None:
+    """video_delivery_hourly against cmcd_hourly as the tap loads it (the stand-in's truth)."""
     delivery = {
         tuple(row[:3]): tuple(rounded(v) for v in row[3:])
         for row in query(
@@ -85,10 +91,14 @@ def assert_catalog_used(query: Query, pending: PendingTables, config: StandinCon
     }
     want = {
         key: tuple(rounded(v) for v in values.values())
-        for key, values in expected_delivery_hourly(pending.cmcd).items()
+        for key, values in expected_delivery_hourly(cmcd).items()
     }
+    assert want, "no CMCD rows to test with"
     assert delivery == want
 
+
+def assert_catalog_used(query: Query, pending: PendingTables, config: StandinConfig) -> None:
+    """Storage models against the hand-made raw rows; names of deleted videos null."""
     for account in config.accounts:
         for day, total, count in query(
             "SELECT date, total_storage_minutes, video_count FROM "
@@ -148,10 +158,14 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
         )  # fmt: skip
     assert_dbt_passed(log)
     assert "cloudflare_stream.videos is not loaded" in log
+    assert "cmcd_hourly is not loaded" not in log
     assert_video_daily(query, expected_video_daily(config, start, today, catalog={}))
-    assert "(no rows: cmcd_hourly is not loaded)" in summary(warehouse)
+    # The hourly streams load for real: from start_date's 00:00 UTC to the stand-in's "now".
+    cmcd = loaded_cmcd(config, _midnight(start), _midnight(today + datetime.timedelta(days=1)))
+    assert_delivery(query, cmcd)
+    assert "%" in summary(warehouse).split("Rebuffering by video")[1]
 
-    # The catalog, storage and CMCD tables appear (hand-made until their streams land).
+    # The catalog and storage tables appear (hand-made until their streams land).
     with duckdb.connect(str(warehouse)) as con:
 
         def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -167,6 +181,7 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
     assert_dbt_passed(log)
     assert "is not loaded" not in log
     assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
+    assert_delivery(query, cmcd)
     assert_catalog_used(query, pending, config)
 
     printed = summary(warehouse)
@@ -232,6 +247,9 @@ def test_dbt_build_on_postgres(
     soft_deleted = query(f"SELECT count(*) FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
     assert soft_deleted[0][0] > 0
     assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
+    assert_delivery(
+        query, loaded_cmcd(config, _midnight(start), _midnight(today + datetime.timedelta(days=1)))
+    )
     assert_catalog_used(query, pending, config)
 
 
