@@ -22,7 +22,15 @@ from cloudflare_standin import StandinConfig, StandinServer
 
 from tests.fixtures_meltano import MeltanoProject, require_plugins, windows_read
 from tests.fixtures_pg import PostgresServer
-from tests.standin import ACCOUNT_A, ACCOUNT_B, CONTRACT, STREAMS, expected_records, utc_today
+from tests.standin import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    CONTRACT,
+    HOURLY_STREAMS,
+    STREAMS,
+    expected_records,
+    utc_today,
+)
 
 ENVIRONMENT = "test"
 STATE_ID = "test:tap-cloudflare-stream-to-target-postgres"
@@ -170,6 +178,8 @@ def test_meltano_run_into_postgres(
             "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
             "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
             "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            # The tests' today, not the wall clock's: the tap runs in Meltano on the real clock.
+            "TAP_CLOUDFLARE_STREAM_END_DATE": utc_today().isoformat(),
             "TAP_CLOUDFLARE_STREAM_LOOKBACK_DAYS": str(LOOKBACK),
             "TAP_CLOUDFLARE_STREAM_PAGE_SIZE": "100",  # several pages per window
             "TARGET_POSTGRES_HOST": postgres_server.host,
@@ -191,7 +201,12 @@ def test_meltano_run_into_postgres(
         first = assert_tables_match(postgres_server, postgres_database, config, start, today)
         assert_warehouse_schema(postgres_server, postgres_database)
         marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
-        assert marks == {(s, a): today.isoformat() for s in STREAMS for a in config.accounts}
+        daily = {key: mark for key, mark in marks.items() if key[0] in STREAMS}
+        assert daily == {(s, a): today.isoformat() for s in STREAMS for a in config.accounts}
+        # The hourly streams keep the last hour read (the stand-in's "now" is 12:30 that day).
+        hourly = {key: mark for key, mark in marks.items() if key[0] not in STREAMS}
+        assert set(hourly) == {(s, a) for s in HOURLY_STREAMS for a in config.accounts}
+        assert all(mark.startswith(f"{today.isoformat()}T") for mark in hourly.values())
 
         # 2. Same data again: the run starts at bookmark - lookback and changes nothing.
         log = run()
@@ -216,4 +231,6 @@ def test_meltano_run_into_postgres(
             new_day = {row for row in third[stream] if row[1] == config.today.isoformat()}
             assert new_day, f"{stream}: the new day {config.today} was not loaded"
         marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
-        assert set(marks.values()) == {config.today.isoformat()}
+        assert {marks[(s, a)] for s in STREAMS for a in config.accounts} == {
+            config.today.isoformat()
+        }
