@@ -31,7 +31,7 @@ def test_day_windows_are_consecutive_and_max_duration_wide() -> None:
     windows = split_windows(T(1) - 60 * DAY, T(1) + 4 * DAY, 31 * 86400, DAY)
     assert [w.steps for w in windows] == [31, 31, 2]
     assert all(a.end == b.start for a, b in itertools.pairwise(windows))
-    assert str(windows[-1]) == "2026-11-04..2026-11-05"
+    assert str(windows[-1]) == "2026-11-03..2026-11-04"
 
 
 def test_hour_windows_are_shorter_than_a_day_when_max_duration_is() -> None:
