@@ -45,3 +45,4 @@ def start_standin() -> Iterator[StartStandin]:
 # End-to-end fixtures (real PostgreSQL, real Meltano), kept in their own modules.
 from tests.fixtures_meltano import meltano_project  # noqa: E402, F401
 from tests.fixtures_pg import postgres_database, postgres_server  # noqa: E402, F401
+from tests.fixtures_warehouses import bigquery_warehouse, snowflake_warehouse  # noqa: E402, F401

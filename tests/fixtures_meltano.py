@@ -33,6 +33,8 @@ PLUGIN_EXECUTABLES = {
     "tap-cloudflare-stream": ROOT / ".meltano/extractors/tap-cloudflare-stream/venv/bin",
     "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin",
     "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin",
+    "target-snowflake": ROOT / ".meltano/loaders/target-snowflake/venv/bin",
+    "target-bigquery": ROOT / ".meltano/loaders/target-bigquery/venv/bin",
     "dbt-duckdb": ROOT / ".meltano/utilities/dbt-duckdb/venv/bin",
     "dbt-postgres": ROOT / ".meltano/utilities/dbt-postgres/venv/bin",
     "dbt-snowflake": ROOT / ".meltano/utilities/dbt-snowflake/venv/bin",
@@ -66,12 +68,20 @@ class MeltanoProject:
         return env
 
     def run(
-        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 600,
+        lock: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `meltano ARGS` in the project root; fail the test, with an excerpt, if it fails."""
+        """Run `meltano ARGS` in the project root; fail the test, with an excerpt, if it fails.
+
+        `lock=False` only for commands that write no run files (e.g. `config print`).
+        """
         RUN_LOCK.parent.mkdir(exist_ok=True)
-        with RUN_LOCK.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with RUN_LOCK.open("a") as lock_file:
+            if lock:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
             result = subprocess.run(
                 [str(MELTANO), *args],
                 cwd=ROOT,

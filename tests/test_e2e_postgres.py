@@ -15,22 +15,14 @@ from __future__ import annotations
 
 import datetime
 import json
-from decimal import Decimal
 from typing import Any
 
 from cloudflare_standin import StandinConfig, StandinServer
 
+from tests.e2e_support import bookmarks, columns_of, expected_rows, normalise
 from tests.fixtures_meltano import MeltanoProject, require_plugins, windows_read
 from tests.fixtures_pg import PostgresServer
-from tests.standin import (
-    ACCOUNT_A,
-    ACCOUNT_B,
-    CONTRACT,
-    HOURLY_STREAMS,
-    STREAMS,
-    expected_records,
-    utc_today,
-)
+from tests.standin import ACCOUNT_A, ACCOUNT_B, CONTRACT, HOURLY_STREAMS, STREAMS, utc_today
 
 ENVIRONMENT = "test"
 STATE_ID = "test:tap-cloudflare-stream-to-target-postgres"
@@ -41,30 +33,6 @@ INTEGER_TYPES = {"bigint", "integer", "smallint"}
 TEXT_TYPES = {"character varying", "text"}
 FLOAT_TYPES = {"double precision", "numeric", "real"}
 COUNT_COLUMNS = {"views", "buffer_events", "quality_changes", "events"}
-
-
-def columns_of(stream: str) -> list[str]:
-    """Every column of a stream, key columns first."""
-    _, dimensions, metrics = CONTRACT[stream]
-    return ["account_id", "date", *(c for c, _ in dimensions), *(c for c, _ in metrics)]
-
-
-def normalise(value: Any) -> Any:
-    """Comparable values: dates as ISO strings, numbers as rounded floats or ints."""
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, Decimal | float):
-        return round(float(value), 9)
-    return value
-
-
-def expected_rows(
-    config: StandinConfig, stream: str, first: datetime.date, last: datetime.date
-) -> set[tuple[Any, ...]]:
-    """The stand-in's truth for a stream over [first, last], as table rows."""
-    records = expected_records(config, stream, config.accounts, first, last)
-    columns = columns_of(stream)
-    return {tuple(normalise(r[c]) for c in columns) for r in records}
 
 
 def table_rows(pg: PostgresServer, database: str, stream: str) -> list[tuple[Any, ...]]:
@@ -143,18 +111,6 @@ def assert_warehouse_schema(pg: PostgresServer, database: str) -> None:
                 ).fetchall()
             ]
             assert key == ["account_id", "date", *(c for c, _ in dimensions)], (stream, key)
-
-
-def bookmarks(state: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """(stream, account) -> bookmark from Meltano's stored state."""
-    singer_state = state.get("singer_state", state)
-    found = {}
-    for stream, entry in singer_state.get("bookmarks", {}).items():
-        for partition in entry.get("partitions", []):
-            found[(stream, partition["context"]["account_id"])] = partition.get(
-                "replication_key_value"
-            )
-    return found
 
 
 def test_meltano_run_into_postgres(

@@ -51,10 +51,11 @@ import yaml
 from cloudflare_standin import Fault, StandinConfig, StandinServer
 from moto.server import ThreadedMotoServer
 
+from tests.e2e_support import expected_rows
 from tests.fixtures_meltano import MELTANO, ROOT, require_plugins
 from tests.fixtures_pg import PostgresServer
 from tests.standin import CONTRACT, STREAMS, utc_today
-from tests.test_e2e_postgres import expected_rows, table_rows
+from tests.test_e2e_postgres import table_rows
 
 WORKFLOW = ROOT / "examples" / "github-actions" / "cloudflare-stream-daily.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
