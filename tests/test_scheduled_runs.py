@@ -48,7 +48,7 @@ import boto3
 import psycopg
 import pytest
 import yaml
-from cloudflare_standin import Fault, StandinConfig, StandinServer
+from cloudflare_standin import Fault, HourlySettings, StandinConfig, StandinServer
 from moto.server import ThreadedMotoServer
 
 from tests.e2e_support import expected_rows
@@ -368,6 +368,12 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
             tokens={TOKEN: None},
             rate_limit_queries=None,
             faults=faults,
+            # The hourly streams: 2 days kept, day-wide windows, so a job's requests stay well
+            # inside the workflow's 90 per 5 minutes (7 days in 6-hour windows would not).
+            hourly={
+                name: HourlySettings(max_duration=86400, not_older_than=2 * 86400)
+                for name in ("streamCMCDAdaptiveGroups", "liveInputEventsAdaptiveGroups")
+            },
         )
 
     def loaded_accounts(stream: str) -> set[str]:
