@@ -37,7 +37,12 @@ class RunParts:
     @cached_property
     def api(self) -> CloudflareAPI:
         """Credentials and request budgets, shared by every stream and account of the run."""
-        return CloudflareAPI(self.settings.auth_headers, self.settings.requests_per_5_minutes)
+        settings = self.settings
+        return CloudflareAPI(
+            settings.auth_headers,
+            settings.requests_per_5_minutes,
+            account_based=settings.account_based_rate_limit,
+        )
 
     @cached_property
     def account_limits(self) -> AccountLimits:

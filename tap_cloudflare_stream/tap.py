@@ -23,19 +23,18 @@ from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
 from tap_cloudflare_stream.analytics.stream import DatasetStream
 from tap_cloudflare_stream.cloudflare.answers import TapUserError
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
-from tap_cloudflare_stream.records.writer import RecordBufferingWriter
+from tap_cloudflare_stream.records.output import TapOutput
 from tap_cloudflare_stream.run import RunParts
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
 
-class TapCloudflareStream(Tap):
+class TapCloudflareStream(TapOutput, Tap):
     """Singer tap for Cloudflare Stream analytics (GraphQL Analytics API)."""
 
     name = "tap-cloudflare-stream"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = RecordBufferingWriter  # msgspec, no flush per RECORD
 
     @cached_property
     def parts(self) -> RunParts:
@@ -66,11 +65,13 @@ class TapCloudflareStream(Tap):
         # Our own checks run first: their messages name the setting and never echo a secret,
         # unlike a JSON-schema error, which prints the offending value.
         try:
-            _ = self.settings
+            settings = self.settings
         except SettingsError as exc:
             if raise_errors:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
             return [str(exc)]
+        for warning in settings.warnings:
+            self.logger.warning(warning)
         return super()._validate_config(raise_errors=raise_errors)
 
     @override

@@ -11,10 +11,13 @@ import contextlib
 import io
 
 import pytest
+import requests
 
 from bench.budget import SimulatedClock, max_in_window
+from tap_cloudflare_stream.cloudflare.answers import CloudflareRateLimitError, classify
 from tap_cloudflare_stream.cloudflare.budget import RequestBudget
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
+from tap_cloudflare_stream.settings import parse_settings
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
 from tests.standin import ACCOUNT_A, ACCOUNT_B, NOW, days_ago, tap_config, utc_today
@@ -96,3 +99,65 @@ def test_each_api_has_its_budget_and_zero_turns_every_budget_off() -> None:
     assert (api.graphql.budget.limit, api.rest.budget.limit) == (300, 1200)
     off = CloudflareAPI({"Authorization": "Bearer t"}, 0)
     assert (off.graphql.budget.limit, off.rest.budget.limit) == (0, 0)
+
+
+def test_account_based_limiting_keeps_one_budget_per_account(
+    start_standin: StartStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budget = 20
+    clock = SimulatedClock(max_latency=0.4, seed=9)
+    # The stand-in counts per user, or per account when asked with X-Rate-Limit-Type.
+    server = start_standin(
+        clock=clock.in_flight,
+        rate_limit_queries=budget,
+        rate_limit_window=WINDOW,
+        rate_limit_lockout=300.0,
+    )
+    monkeypatch.setattr(RetryPolicy, "MAX_TRIES", 1)  # a refusal ends the run at once
+    real_init = RequestBudget.__init__
+
+    def on_the_clock(self: RequestBudget, limit: int, window: float = WINDOW, **_: object) -> None:
+        real_init(self, limit, window, clock=clock.time, sleep=clock.sleep)
+
+    monkeypatch.setattr(RequestBudget, "__init__", on_the_clock)
+    config = tap_config(
+        server.url,
+        start_date=days_ago(9).isoformat(),
+        page_size=10,
+        requests_per_5_minutes=budget,
+        account_based_rate_limit=True,
+    )
+    tap = TapCloudflareStream(config=config, validate_config=True)
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        tap.sync_all()
+
+    log = server.request_log
+    assert [e for e in log if e.status != 200] == []
+    for account in (ACCOUNT_A, ACCOUNT_B):
+        times = [e.time for e in log if e.variables.get("accountTag") == account]
+        assert len(times) > 2 * budget
+        assert max_in_window(times, WINDOW) <= budget
+    # Both accounts' budgets were in use at once: more than one user's budget in a window.
+    assert max_in_window([e.time for e in log], WINDOW) > budget
+
+
+def test_the_account_budget_refusal_is_a_rate_limit() -> None:
+    response = requests.Response()
+    response.status_code = 200
+    message = f"Account {ACCOUNT_A} has exceeded its rate limit. Please try again after 5 minutes."
+    error = classify(response, [message], "account a, stream s")
+    assert isinstance(error, CloudflareRateLimitError)
+
+
+def test_the_default_budget_leaves_headroom_and_more_than_cloudflare_allows_is_warned() -> None:
+    base = {"account_ids": [ACCOUNT_A], "api_token": "t"}
+    today = utc_today()
+    default = parse_settings(base, today)
+    assert 0 < default.requests_per_5_minutes < 300
+    assert default.warnings == ()
+    assert parse_settings({**base, "requests_per_5_minutes": 300}, today).warnings == ()
+    (warning,) = parse_settings({**base, "requests_per_5_minutes": 400}, today).warnings
+    assert "requests_per_5_minutes 400" in warning
+    assert "account_based_rate_limit" in warning
+    account_based = {**base, "requests_per_5_minutes": 400, "account_based_rate_limit": True}
+    assert parse_settings(account_based, today).warnings == ()

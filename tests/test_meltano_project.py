@@ -148,6 +148,8 @@ def test_every_tap_setting_is_defined_with_its_kind() -> None:
             assert setting.get("kind") == "array", name
         elif "integer" in types:
             assert setting.get("kind") == "integer", name
+        elif "boolean" in types:
+            assert setting.get("kind") == "boolean", name
         elif name.endswith("_date"):
             assert setting.get("kind") == "date_iso8601", name
         else:

@@ -8,6 +8,13 @@ from typing import Any
 UNAUTHORIZED = "Unauthorized"
 NOT_AUTHORIZED_ACCOUNT = "not authorized for that account"
 RATE_LIMITED = "rate limiter budget depleted, try again after 5 minutes"
+
+
+def account_rate_limited(account: str) -> str:
+    """The refusal under account-based limiting (`extensions.code: "budget"`)."""
+    return f"Account {account} has exceeded its rate limit. Please try again after 5 minutes."
+
+
 BUSY = "too many queries in progress, please try again in a few seconds"
 INTERNAL = "Internal server error"
 

@@ -31,6 +31,7 @@ from .errors import (
     REST_NO_ROUTE,
     REST_RATE_LIMITED,
     UNAUTHORIZED,
+    account_rate_limited,
     error_body,
     error_entry,
     rest_error_body,
@@ -296,9 +297,13 @@ class StandinServer:
         if readable is False:
             return _error_reply(401, UNAUTHORIZED), fault
         now = config.clock()
+        # With `X-Rate-Limit-Type: account-based` each account has its own budget.
+        account = _account_based(handler, variables)
+        if account is not None:
+            credential = f"{credential} account {account}"
         left = self._limiter.lockout_left(config.graphql_budget(), credential, now)
         if left is not None:
-            return self._rate_limited(handler, left), fault
+            return self._rate_limited(left, account), fault
         if syntax_error is not None or document is None:
             message = syntax_error.message if syntax_error else "error parsing query"
             return _error_reply(400, message), fault
@@ -312,7 +317,7 @@ class StandinServer:
             return _json_reply(400, body, error=errors[0].message), fault
         lockout = self._limiter.spend(config.graphql_budget(), credential, now, shape.queries)
         if lockout is not None:
-            return self._rate_limited(handler, lockout), fault
+            return self._rate_limited(lockout, account), fault
 
         ctx = RequestContext(
             config=config,
@@ -439,15 +444,16 @@ class StandinServer:
                 return f"key#{index}", True if accounts is None else list(accounts), True
         return "unknown", False, False
 
-    def _rate_limited(self, handler: _Handler, seconds_left: float) -> _Reply:
+    def _rate_limited(self, seconds_left: float, account: str | None) -> _Reply:
+        """The user's budget is spent, or with `account` (account-based) that account's."""
         config = self.config
-        account_based = handler.headers.get("X-Rate-Limit-Type", "").lower() == "account-based"
-        body = error_body(RATE_LIMITED, code="budget" if account_based else None)
+        message = RATE_LIMITED if account is None else account_rate_limited(account)
+        body = error_body(message, code=None if account is None else "budget")
         headers = {}
         if config.rate_limit_retry_after:
             headers["Retry-After"] = str(max(1, math.ceil(seconds_left)))
         status = 200 if config.rate_limit_mode == "200" else 429
-        return _json_reply(status, body, headers, error=RATE_LIMITED)
+        return _json_reply(status, body, headers, error=message)
 
     def _send(self, handler: _Handler, reply: _Reply, fault: str | None) -> None:
         body = reply.body
@@ -595,3 +601,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, header)
         self.end_headers()
         self.wfile.write(body)
+
+
+def _account_based(handler: _Handler, variables: Any) -> str | None:
+    """The account whose budget a request spends under account-based limiting, else None."""
+    if handler.headers.get("X-Rate-Limit-Type", "").lower() != "account-based":
+        return None
+    tag = variables.get("accountTag") if isinstance(variables, dict) else None
+    return tag if isinstance(tag, str) else ""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import requests
+
 from cloudflare_standin import StandinServer
 from cloudflare_standin.testing import (
     ACCOUNT,
+    OTHER_ACCOUNT,
     SETTINGS_QUERY,
     TODAY,
     TOKEN,
@@ -115,6 +118,31 @@ def test_account_based_limits_carry_code_budget(make_server: Callable[..., Stand
                              "X-Rate-Limit-Type": "account-based"})  # fmt: skip
     assert response.status_code == 429
     assert response.json()["errors"][0]["extensions"]["code"] == "budget"
+
+
+def test_account_based_limits_keep_one_budget_per_account(
+    make_server: Callable[..., StandinServer],
+) -> None:
+    server, _ = limited(make_server, accounts=[ACCOUNT, OTHER_ACCOUNT])
+    account_based = {"Authorization": f"Bearer {TOKEN}", "X-Rate-Limit-Type": "account-based"}
+
+    def ask(account: str) -> requests.Response:
+        flt = {"date": TODAY.isoformat()}
+        return post(server.url, dataset_query(PLAYBACK), variables(flt, 5, account=account),
+                    headers=account_based)  # fmt: skip
+
+    for _ in range(3):
+        assert ask(ACCOUNT).status_code == 200
+    refused = ask(ACCOUNT)
+    assert refused.status_code == 429
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "budget"
+    assert error["message"] == (
+        f"Account {ACCOUNT} has exceeded its rate limit. Please try again after 5 minutes."
+    )
+    # The other account has its own budget, and the user-wide budget was not spent.
+    assert all(ask(OTHER_ACCOUNT).status_code == 200 for _ in range(3))
+    assert query(server)[0] == 200
 
 
 def test_no_limit(make_server: Callable[..., StandinServer]) -> None:

@@ -24,6 +24,9 @@ RATE_LIMIT_MARKERS = (
     "rate limiter budget depleted",
     "too many queries in progress",
     "quota exceeded",
+    # Account-based limiting (`extensions.code: "budget"`): "Account <tag> has exceeded its
+    # rate limit. Please try again after 5 minutes."
+    "has exceeded its rate limit",
 )
 # The query asks for too much at once: a narrower one (fewer days, a smaller page) would pass.
 NARROW_MARKERS = (

@@ -2,6 +2,8 @@
 
 GraphQL Analytics allows 300 queries and the REST API 1,200 requests per 5 minutes per user;
 each family of streams spends from its own budget, shared by every stream and account of a run.
+With account-based rate limiting (`X-Rate-Limit-Type: account-based`) Cloudflare counts GraphQL
+queries per account instead: `AccountBudgets` keeps one budget per account.
 """
 
 from __future__ import annotations
@@ -82,3 +84,21 @@ class RequestBudget:
             yield
         finally:
             self.settle(stamp)
+
+
+class AccountBudgets:
+    """One `RequestBudget` of `limit` per account, made on the account's first request."""
+
+    def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window = window
+        self._budgets: dict[str, RequestBudget] = {}
+        self._lock = threading.Lock()
+
+    def of(self, account: str) -> RequestBudget:
+        """The account's budget."""
+        with self._lock:
+            budget = self._budgets.get(account)
+            if budget is None:
+                budget = self._budgets[account] = RequestBudget(self.limit, self.window)
+            return budget

@@ -12,13 +12,18 @@ from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import backoff
+import msgspec
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
 from tap_cloudflare_stream.cloudflare.answers import CloudflareRateLimitError
-from tap_cloudflare_stream.cloudflare.budget import REST_REQUESTS_PER_5_MINUTES, RequestBudget
+from tap_cloudflare_stream.cloudflare.budget import (
+    REST_REQUESTS_PER_5_MINUTES,
+    AccountBudgets,
+    RequestBudget,
+)
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -111,15 +116,27 @@ class RetryPolicy:
 class CloudflareSession(requests.Session):
     """A session for one API family: its credentials, and every attempt spends from its budget."""
 
-    def __init__(self, auth_headers: Mapping[str, str], budget: RequestBudget) -> None:
+    def __init__(
+        self,
+        auth_headers: Mapping[str, str],
+        budget: RequestBudget,
+        account_budgets: AccountBudgets | None = None,
+    ) -> None:
         super().__init__()
         self.auth = CloudflareAuthenticator(auth_headers)
         self.budget = budget
+        self.account_budgets = account_budgets
+        if account_budgets is not None:
+            self.headers["X-Rate-Limit-Type"] = "account-based"
 
     @override
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        # Every attempt, retries included, spends from the run's shared budget.
-        with self.budget.request():
+        # Every attempt, retries included, spends from the run's shared budget (or, with
+        # account-based limiting, from the budget of the account the query names).
+        budget = self.budget
+        if self.account_budgets is not None:
+            budget = self.account_budgets.of(_account_of(request))
+        with budget.request():
             return super().send(request, **kwargs)
 
     def call(
@@ -149,10 +166,41 @@ class CloudflareSession(requests.Session):
 class CloudflareAPI:
     """The run's sessions: `graphql` (Analytics) and `rest` (Stream's catalog), one per budget.
 
-    `requests_per_5_minutes` paces GraphQL; 0 turns every client-side budget off.
+    `requests_per_5_minutes` paces GraphQL (per account when `account_based`); 0 turns every
+    client-side budget off.
     """
 
-    def __init__(self, auth_headers: Mapping[str, str], requests_per_5_minutes: int) -> None:
+    def __init__(
+        self,
+        auth_headers: Mapping[str, str],
+        requests_per_5_minutes: int,
+        *,
+        account_based: bool = False,
+    ) -> None:
         rest_limit = REST_REQUESTS_PER_5_MINUTES if requests_per_5_minutes > 0 else 0
-        self.graphql = CloudflareSession(auth_headers, RequestBudget(requests_per_5_minutes))
+        self.graphql = CloudflareSession(
+            auth_headers,
+            RequestBudget(requests_per_5_minutes),
+            AccountBudgets(requests_per_5_minutes) if account_based else None,
+        )
         self.rest = CloudflareSession(auth_headers, RequestBudget(rest_limit))
+
+
+class _Variables(msgspec.Struct):
+    accountTag: str = ""  # noqa: N815 (GraphQL's name)
+
+
+class _Query(msgspec.Struct):
+    variables: _Variables | None = None
+
+
+def _account_of(request: requests.PreparedRequest) -> str:
+    """The account a GraphQL request names (its `accountTag` variable), or "" if none."""
+    body = request.body
+    if not body:
+        return ""
+    try:
+        query = msgspec.json.decode(body, type=_Query)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return ""
+    return query.variables.accountTag if query.variables else ""

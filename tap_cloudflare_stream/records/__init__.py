@@ -1,1 +1,1 @@
-"""Singer output: the lean per-record path and the batching writer, joined by one flush seam."""
+"""Singer output: the lean per-record path, the batching writer, the STATE cadence, signals."""

@@ -7,6 +7,9 @@ skips only a step that cannot change the output, and falls back to singer-sdk's 
 whenever a configuration could make the step matter. They override protected singer-sdk
 methods, which is why singer-sdk is pinned to 0.54.x; tests/test_sync.py checks every row,
 bookmark and resume through them.
+
+It also holds the STATE rules every stream family shares: the paced cadence's STATE at the end
+of each stream, and in batch mode no STATE before the BATCH message naming the rows it covers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
+from tap_cloudflare_stream.records.state import IndexedStateManager, PacedStateWriter
+
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
 _TToken = TypeVar("_TToken")
@@ -49,6 +55,8 @@ class LeanRecordStream(RESTStream[_TToken]):
         self._record_maps: list[tuple[str, StreamMap | None]] | None = None
         self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
         self._bookmarked_date: Any = None
+        self._batching = False  # in batch mode, rows sit in files until a BATCH names them
+        self._batch_announced = False
 
     def mark_extracted(self) -> None:
         """A page was just read: its records share one time_extracted."""
@@ -65,6 +73,55 @@ class LeanRecordStream(RESTStream[_TToken]):
             writer = self._tap.message_writer
             if isinstance(writer, BatchingWriter):
                 writer.flush()
+
+    # STATE
+
+    @override
+    @property
+    def state_manager(self) -> IndexedStateManager:
+        if not isinstance(self._state_manager, IndexedStateManager):
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
+
+    @override
+    def _write_state_message(self) -> None:
+        if self._batching:
+            # A STATE may only follow a BATCH message: before it, the rows the STATE covers sit
+            # in a batch file that no message names yet.
+            if not self._batch_announced:
+                return
+            self._batch_announced = False
+        super()._write_state_message()
+
+    @override
+    def _sync_batches(self, batch_config: BatchConfig, context: Context | None = None) -> None:
+        self._batching = True
+        try:
+            super()._sync_batches(batch_config, context)
+        finally:
+            self._batching = False
+
+    @override
+    def _write_batch_message(self, encoding: Any, manifest: list[str]) -> None:
+        super()._write_batch_message(encoding, manifest)
+        self._batch_announced = True
+
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
+        super().finalize_state_progress_markers(state)
+        # The cadence may have held this stream's last STATE back: the end of a stream has one.
+        writer = self._tap.state_writer
+        if isinstance(writer, PacedStateWriter):
+            writer.end_of_stream(self.tap_state)
+
+    # RECORD
 
     @override
     def _generate_record_messages(
