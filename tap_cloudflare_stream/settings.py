@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -20,7 +21,6 @@ MAX_PAGE_SIZE = 10000
 ACCOUNT_TAG = re.compile(r"[0-9a-f]{32}")
 VISIBLE_ASCII = re.compile(r"[!-~]+")
 MAX_LOOKBACK_DAYS = 90
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -259,13 +259,22 @@ def _api_url(config: Mapping[str, Any]) -> str:
         )
     if parsed.query or parsed.username or parsed.password:
         raise SettingsError("api_url must not carry a query string or credentials.")
-    loopback = parsed.hostname in LOOPBACK_HOSTS or parsed.hostname.startswith("127.")
-    if parsed.scheme == "http" and not loopback:
+    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
         raise SettingsError(
             "api_url must use https (plain http would send the credentials in clear text); "
-            "http is accepted only for a local stand-in on this machine."
+            "http is accepted only for a stand-in on this machine: localhost, 127.x.x.x or [::1]."
         )
     return url
+
+
+def _is_loopback(host: str) -> bool:
+    """Exactly `localhost` or a loopback IP literal; a name like 127.0.0.1.example.com is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettings:

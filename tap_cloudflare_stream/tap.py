@@ -6,10 +6,13 @@ hands it to every stream it creates; no stream reaches back into the tap.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import click
 import requests
 from singer_sdk import Tap
 from singer_sdk.exceptions import (
@@ -26,6 +29,9 @@ from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.records.output import TapOutput
 from tap_cloudflare_stream.run import RunParts
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings
+
+if TYPE_CHECKING:
+    from singer_sdk.plugin_base import _ConfigInput
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
@@ -77,8 +83,40 @@ class TapCloudflareStream(TapOutput, Tap):
     @override
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        try:
+        with cls._one_error_line():
             super().invoke(*args, **kwargs)
+
+    @override
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        # singer-sdk's connection test (--test) syncs a record of every stream: it fails like
+        # a run, with one ERROR line and exit 1.
+        with cls._one_error_line():
+            super().cb_test(ctx, param, value)
+
+    @override
+    @classmethod
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> _ConfigInput:
+        # Reads the --config files: a missing or broken file is one line too.
+        with cls._one_error_line():
+            return super().cb_config(ctx, param, value)
+
+    @override
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        with cls._one_error_line():
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    @contextlib.contextmanager
+    def _one_error_line(cls) -> Iterator[None]:
+        """Turn any exception into one ERROR line and exit 1; click's own exits pass through."""
+        try:
+            yield
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own exits and usage errors
         except ConfigValidationError as exc:
             cls._fail(f"Invalid configuration: {'; '.join(exc.errors) or exc}")
         except TapUserError as exc:
@@ -92,9 +130,15 @@ class TapCloudflareStream(TapOutput, Tap):
             )
         except InvalidStreamSortException as exc:
             cls._fail(f"Rows came out of date order, please report it: {exc} ({RESUME_HINT})")
+        except Exception as exc:  # anything else is still one line, without a traceback
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            cls._fail(
+                f"{type(exc).__name__}: {first} (unexpected: check the files given to --config, "
+                f"--state and --catalog, else please report it; {RESUME_HINT})"
+            )
 
     @classmethod
-    def _fail(cls, message: str) -> None:
+    def _fail(cls, message: str) -> NoReturn:
         cls.logger.error(message)
         sys.exit(1)
 

@@ -279,6 +279,24 @@ SCENARIOS: tuple[Scenario, ...] = (
                 {"api_url": "http://api.example.com/graphql"},
                 ("api_url", "https"),
             ),
+            (
+                "api_url_lookalike_127",
+                '`api_url: "http://127.attacker.example/graphql"` (a name, not a loopback IP)',
+                {"api_url": "http://127.attacker.example/graphql"},
+                ("api_url", "https"),
+            ),
+            (
+                "api_url_lookalike_ip",
+                '`api_url: "http://127.0.0.1.attacker.example/graphql"`',
+                {"api_url": "http://127.0.0.1.attacker.example/graphql"},
+                ("api_url", "https"),
+            ),
+            (
+                "api_url_lookalike_localhost",
+                '`api_url: "http://localhost.attacker.example/graphql"`',
+                {"api_url": "http://localhost.attacker.example/graphql"},
+                ("api_url", "https"),
+            ),
             ("page_size_zero", "`page_size: 0`", {"page_size": 0}, ("page_size", "between 1 and")),
             (
                 "page_size_too_big",
@@ -331,9 +349,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "secrets",
         "secrets",
-        "distinctive token, e-mail and key in every scenario above; the CLI at LOGLEVEL=DEBUG",
+        "distinctive credentials in every scenario above: the token in-process (log records "
+        "at DEBUG), the token or e-mail and key through the CLI (LOGLEVEL=DEBUG)",
         "never writes a credential: settings errors name settings, not values",
-        "no credential in stdout, stderr, STATE or any log record",
+        "no credential in stdout, stderr, STATE or any log record; every run helper checks",
     ),
 )
 

@@ -1,18 +1,25 @@
-"""Helpers for the reliability and security tests: a compressed clock, runs, secret checks."""
+"""Helpers for the reliability and security tests: a compressed clock, runs, secret checks.
+
+Every way a test runs the tap here (`sync_streams`, `invoke_tap`, `run_cli`) looks for the
+distinctive credentials in everything the run wrote (stdout, stderr, every log record at DEBUG)
+and fails the test on a leak, so no scenario can forget to look.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import logging
 import os
 import re
+import socketserver
 import subprocess
 import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,7 +166,7 @@ def sync_streams(
     catalog = catalog_for(config, streams)
     stdout = _Stdout()
     error: BaseException | None = None
-    with contextlib.redirect_stdout(stdout):
+    with contextlib.redirect_stdout(stdout), debug_log() as log:
         try:
             TapCloudflareStream(
                 config=config, state=state, catalog=catalog, validate_config=True
@@ -167,6 +174,7 @@ def sync_streams(
         except Exception as exc:
             error = exc
     text = stdout.text()
+    assert_no_secrets(text, log.getvalue(), str(error or ""))
     return Run(_messages(text), error=error, stdout=text)
 
 
@@ -179,7 +187,7 @@ def invoke_tap(
     catalog = json.dumps(catalog_for(config, streams))
     stdout = _Stdout()
     exit_code: int | None = 0
-    with contextlib.redirect_stdout(stdout):
+    with contextlib.redirect_stdout(stdout), debug_log() as log:
         try:
             TapCloudflareStream.invoke(
                 config=_ConfigInput(config=config),
@@ -189,20 +197,78 @@ def invoke_tap(
         except SystemExit as exc:
             exit_code = exc.code if isinstance(exc.code, int) else 1
     text = stdout.text()
+    assert_no_secrets(text, log.getvalue())
     return Run(_messages(text), exit_code=exit_code, stdout=text)
 
 
-def cli_env(log_level: str | None = None) -> dict[str, str]:
-    """The environment for a CLI subprocess: no inherited tap settings, an optional LOGLEVEL."""
+@contextlib.contextmanager
+def debug_log() -> Iterator[io.StringIO]:
+    """Every log record of an in-process run, at DEBUG, formatted with its exception if any."""
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield sink
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def cli_env(log_level: str | None = None, proxy: str | None = None) -> dict[str, str]:
+    """The environment for a CLI subprocess: no inherited tap or proxy settings.
+
+    An optional LOGLEVEL; an optional `proxy` URL that every request of any scheme, to any
+    host (loopback included: no_proxy is removed), goes through.
+    """
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("TAP_CLOUDFLARE_STREAM_")
         and name not in ("LOGLEVEL", "SINGER_SDK_LOG_CONFIG")
+        and name.lower() not in PROXY_VARIABLES
     }
     if log_level is not None:
         env["LOGLEVEL"] = log_level
+    if proxy is not None:
+        for name in PROXY_VARIABLES[:3]:
+            env[name] = env[name.upper()] = proxy
     return env
+
+
+class RecordingProxy:
+    """A loopback listener used as the HTTP(S) proxy: it records the first line of every request.
+
+    With it in the environment, any request the tap makes (plain http to any host, or a CONNECT
+    for https) arrives here, so `requests == []` proves that none was made.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                seen.append(self.rfile.readline(1024).decode("latin-1").strip())
+                self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingProxy:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def write_json(path: Path, value: Any) -> str:
@@ -218,19 +284,23 @@ def run_cli(
     catalog: dict[str, Any] | None = None,
     log_level: str | None = None,
     timeout: float = 60,
+    proxy: str | None = None,
+    args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `tap-cloudflare-stream --config file [--catalog file]` to completion."""
+    """Run `tap-cloudflare-stream --config file [--catalog file] [args]` to completion."""
     command = [*TAP_COMMAND, "--config", write_json(tmp_path / "config.json", config)]
     if catalog is not None:
         command += ["--catalog", write_json(tmp_path / "catalog.json", catalog)]
-    return subprocess.run(
-        command,
+    done = subprocess.run(
+        [*command, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=cli_env(log_level),
+        env=cli_env(log_level, proxy),
         check=False,
     )
+    assert_no_secrets(done.stdout, done.stderr)
+    return done
 
 
 def log_levels(stderr: str) -> list[tuple[str, str]]:

@@ -1,17 +1,33 @@
-"""The command line as a user runs it: --about, --discover (no API calls) and catalog.json."""
+"""The command line as a user runs it: --about, --discover (no API calls), catalog.json, --test,
+and broken input files (one ERROR line, exit 1, like any other failure)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.standin import CONTRACT, HOURLY_CONTRACT
+import pytest
+
+from tap_cloudflare_stream.analytics.datasets import DATASETS
+from tests.conftest import StartStandin
+from tests.reliability_support import (
+    SECRET_TOKEN,
+    STANDIN_CREDENTIALS,
+    WRONG_TOKEN,
+    RecordingProxy,
+    assert_no_secrets,
+    assert_one_error_line,
+    run_cli,
+)
+from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, days_ago, tap_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
+UNUSED_URL = "http://127.0.0.1:9/client/v4/graphql"
 
 
 def _run(*args: str, config: Mapping[str, object] | None = None, tmp_path: Path) -> str:
@@ -74,9 +90,93 @@ def test_about_lists_every_setting_and_marks_secrets(tmp_path: Path) -> None:
 
 
 def test_readme_settings_table_matches_about(tmp_path: Path) -> None:
-    about = _run("--about", "--format=markdown", tmp_path=tmp_path).splitlines()
+    about = _run("--about", "--format=markdown", tmp_path=tmp_path)
+    # About's settings table: from its header row to the first line that is not a table row.
+    about_lines = about[about.index("| Setting | Required |") :].splitlines()
+    about_table = [line for line in itertools.takewhile(lambda x: x.startswith("|"), about_lines)]
     readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("| Setting | Required |") :].split("\n\n", 1)[0].splitlines()
-    rows = [line for line in table[2:] if line.startswith("| ")]
-    about_rows = [line for line in about if line.startswith("| ") and "| Setting |" not in line]
-    assert rows == about_rows, "README's settings table differs from --about: paste it again"
+    readme_lines = readme[readme.index("| Setting | Required |") :].splitlines()
+    readme_table = [line for line in itertools.takewhile(lambda x: x.startswith("|"), readme_lines)]
+    assert len(about_table) > 10
+    missing = [row for row in about_table if row not in readme_table]
+    extra = [row for row in readme_table if row not in about_table]
+    fix = (
+        "README.md's settings table differs from `tap-cloudflare-stream --about "
+        "--format=markdown`: replace the table under '## Settings' with about's.\n"
+    )
+    assert not missing, fix + "".join(f"add to README: {row}\n" for row in missing)
+    assert not extra, fix + "".join(f"remove from README: {row}\n" for row in extra)
+    assert readme_table == about_table, "same rows, different order: copy about's order"
+
+
+def test_connection_test_passes_and_fails_like_a_run(
+    start_standin: StartStandin, tmp_path: Path
+) -> None:
+    server = start_standin(**STANDIN_CREDENTIALS, accounts=[ACCOUNT_A])
+    config = tap_config(
+        server.url, account_ids=[ACCOUNT_A], api_token=SECRET_TOKEN, start_date="2026-01-01"
+    )
+    config["start_date"] = days_ago(1).isoformat()
+
+    passed = run_cli(tmp_path, config, args=["--test"], log_level="DEBUG")
+    assert passed.returncode == 0, passed.stderr
+    assert '"type":"RECORD"' in passed.stdout.replace(" ", "")
+
+    refused = run_cli(
+        tmp_path, {**config, "api_token": WRONG_TOKEN}, args=["--test"], log_level="DEBUG"
+    )
+    assert refused.returncode == 1
+    line = assert_one_error_line(refused.stderr)
+    assert "Account Analytics: Read" in line
+    assert_no_secrets(passed.stdout, passed.stderr, refused.stdout, refused.stderr)
+
+
+@pytest.mark.parametrize(
+    ("broken", "says"),
+    [
+        ("state", "JSONDecodeError"),
+        ("catalog", "TypeError"),
+        ("config", "FileNotFoundError"),
+    ],
+)
+def test_a_broken_input_file_is_one_error_line(broken: str, says: str, tmp_path: Path) -> None:
+    config = {"account_ids": [ACCOUNT_A], "api_token": SECRET_TOKEN, "api_url": UNUSED_URL}
+    files = {"state": "{not json", "catalog": '{"streams": 5}'}
+    args: list[str] = []
+    if broken in files:
+        path = tmp_path / f"{broken}.json"
+        path.write_text(files[broken])
+        args = [f"--{broken}", str(path)]
+    else:
+        args = ["--config", str(tmp_path / "missing.json")]
+
+    with RecordingProxy() as proxy:
+        done = run_cli(tmp_path, config, args=args, log_level="DEBUG", proxy=proxy.url)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    line = assert_one_error_line(done.stderr)
+    assert says in line
+    assert proxy.requests == []
+    assert_no_secrets(done.stderr)
+
+
+def test_discovered_metric_columns_say_counts_and_sums_are_already_extrapolated(
+    tmp_path: Path,
+) -> None:
+    # Cloudflare extrapolates count and sum from its sample; multiplying by sample_interval
+    # again double-counts. The catalog is what users and loaders read about the columns.
+    config = {"account_ids": [ACCOUNT_A], "api_token": "unused", "api_url": UNUSED_URL}
+    catalog = json.loads(_run("--discover", config=config, tmp_path=tmp_path))
+    checked = 0
+    for entry in catalog["streams"]:
+        for name, column in entry["schema"]["properties"].items():
+            text = column.get("description", "")
+            if name == "sample_interval":
+                assert "do not multiply" in text, (entry["tap_stream_id"], text)
+                checked += 1
+            elif text.startswith(("count", "sum.")):
+                assert "already extrapolated" in text, (entry["tap_stream_id"], name, text)
+                assert "do not multiply by sample_interval" in text, text
+                checked += 1
+    assert checked >= 2 * len(DATASETS)

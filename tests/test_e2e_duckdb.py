@@ -11,7 +11,6 @@ after Cloudflare revised recent days leaves one row per key with the revised val
 from __future__ import annotations
 
 import datetime
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -189,5 +188,22 @@ def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_pa
     assert "No duplicates" in summary.stdout
     for stream in (*STREAMS, *HOURLY_STREAMS):
         assert stream in summary.stdout
+    # Meltano's state holds one bookmark per stream and account, each at the last day read.
     state = meltano_project.state("demo", "demo:tap-cloudflare-stream-to-target-duckdb")
-    assert json.dumps(state).count(config.today.isoformat()) >= len(STREAMS) * len(config.accounts)
+    assert bookmarks(state) == {
+        (stream, account): config.today.isoformat()
+        for stream in STREAMS
+        for account in config.accounts
+    }
+
+
+def bookmarks(state: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(stream, account_id) -> the date bookmark of that partition, from Meltano's state."""
+    found: dict[tuple[str, str], str] = {}
+    for stream, bookmark in state["singer_state"]["bookmarks"].items():
+        for partition in bookmark.get("partitions", []):
+            assert partition["replication_key"] == "date", partition
+            account = partition["context"]["account_id"]
+            assert (stream, account) not in found, f"two partitions for {stream}, {account}"
+            found[stream, account] = partition["replication_key_value"]
+    return found

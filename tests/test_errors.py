@@ -103,3 +103,10 @@ def test_a_query_asking_too_much_is_told_apart_from_a_rate_limit_and_not_waited_
 def test_data_older_than_the_retention_is_told_apart() -> None:
     error = classify(_response(400), ["cannot request data older than 604800s"], "x")
     assert type(error) is CloudflareTooOldError
+
+
+def test_an_unknown_error_in_an_http_200_is_a_rejected_query_not_a_wrong_url() -> None:
+    error = classify(_response(200), ['unknown field "foo"'], "account a, stream s")
+    assert type(error) is CloudflareQueryError
+    assert "Cloudflare rejected the query for account a, stream s" in str(error)
+    assert "check api_url" not in str(error)

@@ -1,25 +1,28 @@
-"""Credentials never leave the tap: not in stdout, stderr, STATE or any log, at DEBUG level.
+"""Credentials never leave the tap: not in stdout, stderr, STATE or any log record.
 
-Every scenario runs with distinctive credentials (tests/reliability_support.py) and checks its
-output for them, whole or in part: the in-process fault, lockout and failure scenarios check
-their Singer messages and every log record at DEBUG, the configuration errors and the killed
-runs check the real CLI at LOGLEVEL=DEBUG. This module adds refused credentials and full CLI
-runs through faults with each authentication method.
+Every scenario runs with distinctive credentials, and the helpers that run the tap
+(tests/reliability_support.py) look for them, whole or in part, in everything a run wrote: the
+in-process runs (faults, lockouts, failures, odd answers; the API token only) in their Singer
+messages and every log record at DEBUG, the CLI runs (bad settings, refused credentials, killed
+runs) in stdout and stderr, with LOGLEVEL=DEBUG where the test sets it. This module adds refused
+credentials and CLI runs through faults with each authentication method at DEBUG, and proves
+that the helpers catch a leak and that every scenario is a collected test.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Callable
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cloudflare_standin import Fault
 
+from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
-from tests.reliability_scenarios import GROUPS, Scenario, of
+from tests.reliability_scenarios import GROUPS, SCENARIOS, Scenario, of
 from tests.reliability_support import (
     DAY,
     MINUTES_NODE,
@@ -31,9 +34,11 @@ from tests.reliability_support import (
     assert_no_secrets,
     assert_one_error_line,
     catalog_for,
+    invoke_tap,
     log_levels,
     resolve,
     run_cli,
+    sync_streams,
 )
 from tests.standin import (
     ACCOUNT_A,
@@ -44,6 +49,9 @@ from tests.standin import (
     tap_config,
     utc_today,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_MODULES = ("test_reliability.py", "test_config_errors.py", "test_secrets.py")
 
 
 def cli_config(url: str, **overrides: Any) -> dict[str, Any]:
@@ -132,24 +140,52 @@ def test_a_run_through_faults_at_debug_level_writes_no_credential(
     assert credentials == {"token#1" if auth == "token" else "key#1"}
 
 
-def test_every_scenario_group_runs_and_looks_for_leaked_credentials() -> None:
-    from tests import test_config_errors as config
-    from tests import test_reliability as run
-
-    tests: dict[str, Callable[..., None]] = {
-        "fault": run.test_a_transient_fault_is_retried_and_every_row_arrives,
-        "lockout": run.test_a_lockout_is_waited_out_not_hammered,
-        "fatal": run.test_a_failure_is_one_line_and_the_next_run_resumes_without_loss,
-        "response": run.test_an_odd_answer_is_handled_without_dropping_rows,
-        "interrupt": run.test_a_killed_run_resumes_from_its_last_state_without_losing_rows,
-        "config": config.test_bad_setting_fails_with_one_line_naming_it,
-        "auth": test_refused_credentials_fail_with_one_line_that_does_not_echo_them,
+def test_every_scenario_is_a_test_that_runs(tmp_path: Path) -> None:
+    # What pytest collects, not what the source says: each scenario of each group is the
+    # parameter of a collected test.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+        + [str(ROOT / "tests" / name) for name in SCENARIO_MODULES],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = {
+        line.rsplit("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "[" in line
     }
-    assert {*tests, "secrets"} == set(GROUPS)
-    for group, test in tests.items():
-        assert "assert_no_secrets(" in inspect.getsource(test), group
-        marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
-        if marks:  # the parametrized tests run every scenario of their group
-            assert list(marks[0].args[1]) == of(group), group
-        else:
-            assert len(of(group)) == 1, group
+    not_run = [s.id for s in SCENARIOS if s.group != "secrets" and s.id not in collected]
+    assert not_run == [], f"scenarios no test runs: {not_run}"
+    assert set(GROUPS) == {s.group for s in SCENARIOS}
+
+
+def test_a_leaked_credential_fails_every_kind_of_run(
+    start_standin: StartStandin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scenarios run the tap through these helpers, which look for the credentials in all it
+    # wrote. A tap that leaks the token only in a DEBUG log record (in-process) or only on
+    # stderr (the CLI) must fail them.
+    server = start_standin(**STANDIN_CREDENTIALS, accounts=[ACCOUNT_A], max_duration=2 * DAY)
+    config = cli_config(server.url)
+    real_discover = TapCloudflareStream.discover_streams
+
+    def leaky_discover(tap: TapCloudflareStream) -> list[Any]:
+        tap.logger.debug("using token %s", tap.config["api_token"])
+        return real_discover(tap)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TapCloudflareStream, "discover_streams", leaky_discover)
+        with pytest.raises(AssertionError, match="a credential leaked"):
+            sync_streams(config)
+        with pytest.raises(AssertionError, match="a credential leaked"):
+            invoke_tap(config)
+    assert sync_streams(config).records, "without the leak the same run passes"
+
+    (tmp_path / "sitecustomize.py").write_text(
+        f"import sys\nsys.stderr.write({SECRET_TOKEN[4:]!r} + '\\n')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with pytest.raises(AssertionError, match="a credential leaked"):
+        run_cli(tmp_path, config, catalog=catalog_for(config, [MINUTES_VIEWED]))

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from cloudflare_standin import StandinServer
+from singer_sdk.streams.core import Stream
 
 from tap_cloudflare_stream.analytics.stream import DatasetStream
 from tap_cloudflare_stream.cloudflare.answers import CloudflareQueryError
+from tap_cloudflare_stream.records.record_path import LeanRecordStream
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
 from tests.standin import (
@@ -307,34 +309,50 @@ def test_a_run_with_lookback_interrupted_mid_window_resumes_without_loss(
             assert all(truth.get(k) == r for k, r in got.items()), (stream, cut_at)
 
 
-def test_deselected_properties_and_filtering_maps_take_singer_sdks_full_path(
-    start_standin: StartStandin,
+def without_extraction_time(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Singer messages with RECORDs' time_extracted removed (the one field that may differ)."""
+    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in messages]
+
+
+def test_the_lean_record_path_writes_what_singer_sdks_own_path_writes(
+    start_standin: StartStandin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = start_standin(accounts=[ACCOUNT_A])
+    server = start_standin(accounts=[ACCOUNT_A], max_duration=2 * DAY)
     first = days_ago(3)
-    config = tap_config(server.url, account_ids=[ACCOUNT_A], start_date=first.isoformat())
+    config = tap_config(
+        server.url, account_ids=[ACCOUNT_A], start_date=first.isoformat(), page_size=9
+    )
     config["stream_maps"] = {
-        "minutes_viewed": {"__filter__": "creator != ''"},
-        "video_playback_events": {"sample_interval": "__NULL__"},
+        "minutes_viewed": {"__filter__": "creator != ''"},  # a filtering map
+        "video_playback_events": {"sample_interval": "__NULL__"},  # a map that drops a column
+        # video_quality_events: no map, every property selected
     }
     catalog = TapCloudflareStream(config=config).catalog_dict
     for entry in catalog["streams"]:
-        if entry["tap_stream_id"] == "video_buffer_events":
+        if entry["tap_stream_id"] == "video_buffer_events":  # a deselected property
             for item in entry["metadata"]:
                 if item["breadcrumb"] == ["properties", "sample_interval"]:
                     item["metadata"]["selected"] = False
-    result = sync(config, catalog=catalog)
 
+    lean = sync(config, catalog=catalog)
+    # The same run with singer-sdk's own per-record steps instead of the lean path's.
+    for step in ("_generate_record_messages", "_process_record", "_increment_stream_state"):
+        monkeypatch.setattr(LeanRecordStream, step, getattr(Stream, step))
+    sdk = sync(config, catalog=catalog)
+
+    assert without_extraction_time(lean.messages) == without_extraction_time(sdk.messages)
+    # And what both wrote is the stand-in's rows, filtered, mapped and selected as configured.
     minutes = expected_records(server.config, "minutes_viewed", [ACCOUNT_A], first, utc_today())
     kept = [r for r in minutes if r["creator"] != ""]
     assert 0 < len(kept) < len(minutes)
-    assert sorted(result.records["minutes_viewed"], key=lambda r: key("minutes_viewed", r)) == kept
-    for stream in ("video_playback_events", "video_buffer_events"):
+    assert sorted(lean.records["minutes_viewed"], key=lambda r: key("minutes_viewed", r)) == kept
+    for stream in ("video_playback_events", "video_buffer_events", "video_quality_events"):
         truth = expected_records(server.config, stream, [ACCOUNT_A], first, utc_today())
-        for record in truth:
-            del record["sample_interval"]
-        assert sorted(result.records[stream], key=lambda r: key(stream, r)) == truth
-    assert bookmarks(result.final_state, "minutes_viewed") == {ACCOUNT_A: utc_today().isoformat()}
+        if stream != "video_quality_events":
+            for record in truth:
+                del record["sample_interval"]
+        assert sorted(lean.records[stream], key=lambda r: key(stream, r)) == truth
+    assert bookmarks(lean.final_state, "minutes_viewed") == {ACCOUNT_A: utc_today().isoformat()}
 
 
 def test_a_redirecting_api_url_fails_without_following_it(start_standin: StartStandin) -> None:

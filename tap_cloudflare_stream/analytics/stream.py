@@ -17,7 +17,7 @@ from singer_sdk import typing as th
 from singer_sdk.streams import GraphQLStream
 from typing_extensions import override
 
-from tap_cloudflare_stream.analytics.datasets import Dataset
+from tap_cloudflare_stream.analytics.datasets import Dataset, Metric
 from tap_cloudflare_stream.analytics.decoding import DatasetPageDecoder
 from tap_cloudflare_stream.analytics.pagination import SeekPaginator, SeekToken
 from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
@@ -72,11 +72,28 @@ def stream_schema(dataset: Dataset) -> dict[str, Any]:
             m.column,
             _JSON_TYPES[m.json_type],
             required=True,
-            description=m.field if m.block is None else f"{m.block}.{m.field}",
+            description=metric_description(m),
         )
         for m in dataset.metrics
     ]
     return th.PropertiesList(*properties).to_dict()
+
+
+def metric_description(metric: Metric) -> str:
+    """A metric column's description; Cloudflare's counts and sums are already extrapolated."""
+    source = metric.field if metric.block is None else f"{metric.block}.{metric.field}"
+    if metric.field == "sampleInterval":
+        return (
+            f"{source}: average sampling interval of the group's events (1 = every event "
+            "recorded, 10 = about one in ten). It says how much the row's counts and sums are "
+            "estimates; they are already extrapolated, so do not multiply them by it."
+        )
+    if metric.block in (None, "sum"):
+        return (
+            f"{source}: Cloudflare's estimate for all events, already extrapolated when they "
+            "were sampled (do not multiply by sample_interval)."
+        )
+    return f"{source}: average over the group's events."
 
 
 class DatasetStream(

@@ -185,7 +185,8 @@ def classify(
         return CloudflareTooOldError(
             f"Cloudflare refused {where}: {text}; the data asked for is older than it keeps."
         )
-    if status < HTTPStatus.BAD_REQUEST or status in (
+    # A redirect, 404 or 405 means the URL is wrong; an HTTP 200 with errors is Cloudflare's.
+    if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST or status in (
         HTTPStatus.NOT_FOUND,
         HTTPStatus.METHOD_NOT_ALLOWED,
     ):
