@@ -175,7 +175,7 @@ def test_discovered_metric_columns_say_counts_and_sums_are_already_extrapolated(
             if name == "sample_interval":
                 assert "do not multiply" in text, (entry["tap_stream_id"], text)
                 checked += 1
-            elif text.startswith(("count", "sum.")):
+            elif text.startswith(("count:", "sum.")):
                 assert "already extrapolated" in text, (entry["tap_stream_id"], name, text)
                 assert "do not multiply by sample_interval" in text, text
                 checked += 1
