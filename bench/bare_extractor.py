@@ -27,7 +27,7 @@ import requests
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS
 from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
-from tap_cloudflare_stream.analytics.windows import split_windows
+from tap_cloudflare_stream.analytics.windows import DAY, day_start, split_windows
 
 _JSON = {"string": "string", "integer": "integer", "number": "number"}
 
@@ -109,12 +109,13 @@ def extract(
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
     for account in accounts:
-        for window in split_windows(first, last, window_days * 86400):
+        days = split_windows(day_start(first), day_start(last) + DAY, window_days * 86400, DAY)
+        for window in days:
             after: tuple[Any, ...] | None = None
             while True:
                 variables = {
                     "accountTag": account,
-                    "filter": page_filter(dataset, window.first_day, window.last_day, after),
+                    "filter": page_filter(dataset, window, after),
                     "limit": page_size,
                     "orderBy": order,
                 }
@@ -147,7 +148,8 @@ def extract(
                 last_dimensions = rows[-1]["dimensions"]
                 after = tuple(last_dimensions[field] for field in key_fields)
             if rows or after is not None:
-                bookmark = rows[-1]["dimensions"]["date"] if rows else window.last_day.isoformat()
+                last_day = (window.end - DAY).date().isoformat()
+                bookmark = rows[-1]["dimensions"]["date"] if rows else last_day
                 state = {
                     "bookmarks": {
                         stream: {

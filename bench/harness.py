@@ -13,7 +13,7 @@ import requests
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
 from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
-from tap_cloudflare_stream.analytics.windows import split_windows
+from tap_cloudflare_stream.analytics.windows import DAY, day_start, split_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -85,10 +85,11 @@ class StandinProcess:
         ds = dataset()
         with requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {TOKEN}"
-            for window in split_windows(first, last, WINDOW_DAYS * 86400):
+            days = split_windows(day_start(first), day_start(last) + DAY, WINDOW_DAYS * 86400, DAY)
+            for window in days:
                 variables = {
                     "accountTag": ACCOUNT,
-                    "filter": page_filter(ds, window.first_day, window.last_day, None),
+                    "filter": page_filter(ds, window, None),
                     "limit": 1,
                     "orderBy": order_by(ds),
                 }

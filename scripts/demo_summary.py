@@ -19,6 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("video_playback_events", "video_buffer_events", "video_quality_events", "minutes_viewed")
 CATALOG = ("videos", "live_inputs", "storage_usage")  # the Stream REST catalog streams
+HOURLY_STREAMS = ("cmcd_hourly", "live_input_events_hourly")
 
 
 def demo_plugin_config(plugin: str) -> dict[str, Any]:
@@ -149,15 +150,19 @@ def summary(db: Path, schema: str, models: str, require_models: bool = False) ->
     con = duckdb.connect(str(db), read_only=True)
     problems = 0
     print(f"\nDuckDB file: {db}  (schema {schema})\n")
-    print(f"{'stream':<24}{'rows':>10}{'distinct keys':>15}{'days':>6}  {'first':<12}{'last':<12}")
-    for stream in STREAMS:
+    print(f"{'stream':<26}{'rows':>8}{'distinct keys':>15}{'days':>6}  {'first':<12}{'last':<12}")
+    grains = [(s, "date", "") for s in STREAMS]
+    grains += [(s, "datetime_hour", " (hours)") for s in HOURLY_STREAMS]
+    for stream, time, unit in grains:
         rows, keys = table_counts(con, schema, stream)
         row = con.execute(
-            f"SELECT count(DISTINCT date), min(date), max(date) FROM {schema}.{stream}"
+            f"SELECT count(DISTINCT {time}), min({time})::DATE, max({time})::DATE "
+            f"FROM {schema}.{stream}"
         ).fetchone()
         assert row is not None
-        days, first, last = row
-        print(f"{stream:<24}{rows:>10}{keys:>15}{days:>6}  {first!s:<12}{last!s:<12}")
+        steps, first, last = row
+        line = f"{stream:<26}{rows:>8}{keys:>15}{steps:>6}  {first!s:<12}{last!s:<12}{unit}"
+        print(line.rstrip())
         if rows != keys:
             print(f"  !! {stream} has {rows - keys} duplicate rows", file=sys.stderr)
             problems += 1

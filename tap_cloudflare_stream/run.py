@@ -6,13 +6,14 @@ their family's session of the `CloudflareAPI`, and the accounts' `AccountLimits`
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 from tap_cloudflare_stream.analytics.datasets import Dataset
 from tap_cloudflare_stream.analytics.limits import AccountLimits
-from tap_cloudflare_stream.analytics.windows import utc_today
+from tap_cloudflare_stream.analytics.windows import utc_now
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI
 from tap_cloudflare_stream.settings import TapSettings, parse_settings
 
@@ -25,11 +26,13 @@ class RunParts:
     ) -> None:
         self._config = config
         self._selected_datasets = selected_datasets
+        # The run's clock (UTC, aware): "today", the retention floor and the current hour.
+        self.clock: Callable[[], datetime.datetime] = utc_now
 
     @cached_property
     def settings(self) -> TapSettings:
         """The validated settings; raises SettingsError with a one-line message."""
-        return parse_settings(self._config, utc_today())
+        return parse_settings(self._config, self.clock().date())
 
     @cached_property
     def api(self) -> CloudflareAPI:

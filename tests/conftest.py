@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from cloudflare_standin import StandinConfig, StandinServer
 
-from tests.standin import ACCOUNT_A, ACCOUNT_B, API_KEY, EMAIL, TOKEN
+from tests.standin import ACCOUNT_A, ACCOUNT_B, API_KEY, EMAIL, NOW, TODAY, TOKEN
 
 StartStandin = Callable[..., StandinServer]
 
@@ -27,6 +27,9 @@ def start_standin() -> Iterator[StartStandin]:
             "tokens": {TOKEN: None},
             "api_keys": {(EMAIL, API_KEY): None},
             "rate_limit_queries": None,
+            # The tests' clock, never the wall clock's date.
+            "today": TODAY,
+            "now": NOW,
         }
         options.update(overrides)
         server = StandinServer(StandinConfig(**options))

@@ -265,6 +265,8 @@ def run_twice_with_revision(meltano_project: MeltanoProject, warehouse: Warehous
             "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
             "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
             "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            # The tests' today, not the wall clock's: the tap runs in Meltano on the real clock.
+            "TAP_CLOUDFLARE_STREAM_END_DATE": utc_today().isoformat(),
             "TAP_CLOUDFLARE_STREAM_LOOKBACK_DAYS": str(LOOKBACK),
             "TAP_CLOUDFLARE_STREAM_PAGE_SIZE": "100",  # several pages per window
             **warehouse.env,

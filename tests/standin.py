@@ -6,11 +6,11 @@ import contextlib
 import datetime
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudflare_standin import StandinConfig, exact_rows
+from cloudflare_standin import StandinConfig, exact_hourly_rows, exact_rows
 
 from tap_cloudflare_stream.tap import TapCloudflareStream
 
@@ -62,15 +62,94 @@ CONTRACT: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = 
 }
 STREAMS = tuple(CONTRACT)
 
+# The hour-grained streams (issue 11): stream -> (dataset, [(column, dimension)], [(column,
+# metric path)]), written out from the issue's table.
+HOURLY_CONTRACT: dict[str, tuple[str, list[tuple[str, str]], list[tuple[str, str]]]] = {
+    "cmcd_hourly": (
+        "streamCMCDAdaptiveGroups",
+        [
+            ("video_id", "videoId"),
+            ("country", "country"),
+            ("stream_type", "streamType"),
+            ("streaming_format", "streamingFormat"),
+        ],
+        [
+            ("requests", "count"),
+            ("milliseconds_viewed", "sum.millisecondsViewed"),
+            ("viewers", "uniq.viewers"),
+            ("avg_buffer_length", "avg.bufferLength"),
+            ("avg_buffer_starvation_duration", "avg.bufferStarvationDuration"),
+            ("avg_encoded_bitrate", "avg.encodedBitrate"),
+            ("avg_initial_buffer_starvation_duration", "avg.initialBufferStarvationDuration"),
+            ("avg_measured_throughput", "avg.measuredThroughput"),
+            *(
+                (f"{column}_p{p}", f"quantiles.{name}P{p}")
+                for column, name in (
+                    ("buffer_starvation_duration", "bufferStarvationDuration"),
+                    ("initial_buffer_starvation_duration", "initialBufferStarvationDuration"),
+                )
+                for p in (50, 90, 99)
+            ),
+        ],
+    ),
+    "live_input_events_hourly": (
+        "liveInputEventsAdaptiveGroups",
+        [("input_id", "inputId"), ("event_code", "eventCode")],
+        [
+            ("segments", "count"),
+            ("avg_bit_rate", "avg.bitRateHour"),
+            ("avg_gop_byte_size", "avg.gopByteSize"),
+            ("avg_gop_duration", "avg.gopDuration"),
+            ("avg_gop_upload_time", "avg.gopUploadTime"),
+            ("avg_upload_duration_ratio", "avg.uploadDurationRatio"),
+        ],
+    ),
+}
+HOURLY_STREAMS = tuple(HOURLY_CONTRACT)
+UTC = datetime.timezone.utc
+
+# The tests' clock, read once: a session that crosses midnight UTC keeps one "today". Stand-ins
+# (conftest) and in-process taps (sync) use it. A tap run as a process reads the real clock,
+# which is never earlier: its retention floor is never below the stand-in's.
+NOW = datetime.datetime.now(UTC).replace(microsecond=0)
+TODAY = NOW.date()
+
 
 def utc_today() -> datetime.date:
-    """Today in UTC, as the tap and the stand-in see it."""
-    return datetime.datetime.now(datetime.timezone.utc).date()
+    """The tests' today (UTC), as the stand-ins and in-process taps see it."""
+    return TODAY
 
 
 def days_ago(n: int) -> datetime.date:
-    """The UTC date n days before today."""
-    return utc_today() - datetime.timedelta(days=n)
+    """The UTC date n days before the tests' today."""
+    return TODAY - datetime.timedelta(days=n)
+
+
+def expected_hourly(
+    config: StandinConfig,
+    stream: str,
+    accounts: Iterable[str],
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> list[dict[str, Any]]:
+    """The records an hourly stream must emit for the hours in [start, end), sorted by key."""
+    node, dimensions, metrics = HOURLY_CONTRACT[stream]
+    fields = ["datetimeHour", *(f for _, f in dimensions)]
+    paths = [p for _, p in metrics]
+    records = []
+    for account in accounts:
+        for group in exact_hourly_rows(config, account, node, fields, start, end, paths):
+            record = {"account_id": account, "datetime_hour": group["dimensions"]["datetimeHour"]}
+            record.update({column: group["dimensions"][f] for column, f in dimensions})
+            record.update({column: _metric(group, path) for column, path in metrics})
+            records.append(record)
+    return records
+
+
+def hourly_key(stream: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    """An hourly record's primary key."""
+    _, dimensions, _ = HOURLY_CONTRACT[stream]
+    return (record["account_id"], record["datetime_hour"], *(record[c] for c, _ in dimensions))
 
 
 def _metric(group: dict[str, Any], path: str) -> Any:
@@ -137,19 +216,37 @@ class SyncResult:
         return self.states[-1] if self.states else {}
 
 
+def catalog_for(config: dict[str, Any], streams: Iterable[str]) -> dict[str, Any]:
+    """The tap's catalog with only `streams` selected."""
+    wanted = set(streams)
+    catalog: dict[str, Any] = json.loads(
+        json.dumps(TapCloudflareStream(config=config, validate_config=False).catalog_dict)
+    )
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in wanted
+    return catalog
+
+
 def sync(
     config: dict[str, Any],
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
+    streams: Iterable[str] = STREAMS,
+    clock: Callable[[], datetime.datetime] = lambda: NOW,
 ) -> SyncResult:
-    """Run a full sync in-process, reading the Singer messages it writes to stdout."""
+    """Run a sync in-process (of `streams`, unless a catalog is given) on the tests' clock."""
+    if catalog is None:
+        catalog = catalog_for(config, streams)
     tap = TapCloudflareStream(config=config, state=state, catalog=catalog, validate_config=True)
+    tap.parts.clock = clock
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     with contextlib.redirect_stdout(stdout):
         tap.sync_all()
     stdout.seek(0)
     messages = [json.loads(line) for line in stdout.read().splitlines() if line.strip()]
-    records: dict[str, list[dict[str, Any]]] = {s: [] for s in STREAMS}
+    records: dict[str, list[dict[str, Any]]] = {s: [] for s in (*STREAMS, *HOURLY_STREAMS)}
     for message in messages:
         if message["type"] == "RECORD":
             records.setdefault(message["stream"], []).append(message["record"])

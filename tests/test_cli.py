@@ -23,7 +23,7 @@ from tests.reliability_support import (
     assert_one_error_line,
     run_cli,
 )
-from tests.standin import ACCOUNT_A, days_ago, tap_config
+from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, days_ago, tap_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
@@ -53,11 +53,18 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
         "catalog.json is stale: tap-cloudflare-stream --discover > catalog.json"
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {d.stream_name for d in DATASETS} | {
-        "videos",
-        "live_inputs",
-        "storage_usage",
-    }
+    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT, "videos", "live_inputs", "storage_usage"}
+    for name, (time, json_format) in {
+        **dict.fromkeys(CONTRACT, ("date", "date")),
+        **dict.fromkeys(HOURLY_CONTRACT, ("datetime_hour", "date-time")),
+    }.items():
+        stream = streams[name]
+        _, dimensions, metrics = {**CONTRACT, **HOURLY_CONTRACT}[name]
+        assert stream["key_properties"] == ["account_id", time, *(c for c, _ in dimensions)]
+        assert stream["replication_key"] == time
+        assert stream["schema"]["properties"][time]["format"] == json_format
+        columns = {"account_id", time, *(c for c, _ in dimensions), *(c for c, _ in metrics)}
+        assert set(stream["schema"]["properties"]) == columns
     for name in ("videos", "live_inputs"):  # full tables whose deletions reach the warehouse
         assert streams[name]["key_properties"] == ["account_id", "uid"]
         assert streams[name].get("replication_key") is None
@@ -67,11 +74,6 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
     assert usage["key_properties"] == ["account_id", "date"]
     assert usage["replication_key"] == "date"
     assert usage["schema"]["properties"]["date"]["format"] == "date"
-    for dataset in DATASETS:
-        stream = streams[dataset.stream_name]
-        assert stream["key_properties"] == list(dataset.primary_key)
-        assert stream["replication_key"] == "date"
-        assert stream["schema"]["properties"]["date"]["format"] == "date"
 
 
 def test_about_lists_every_setting_and_marks_secrets(tmp_path: Path) -> None:
@@ -182,7 +184,7 @@ def test_discovered_metric_columns_say_counts_and_sums_are_already_extrapolated(
             if name == "sample_interval":
                 assert "do not multiply" in text, (entry["tap_stream_id"], text)
                 checked += 1
-            elif text.startswith(("count", "sum.")):
+            elif text.startswith(("count:", "sum.")):
                 assert "already extrapolated" in text, (entry["tap_stream_id"], name, text)
                 assert "do not multiply by sample_interval" in text, text
                 checked += 1

@@ -21,11 +21,26 @@ from typing import Any
 
 import duckdb
 import yaml
-from cloudflare_standin import StandinConfig, StandinServer, expected_live_inputs, expected_videos
+from cloudflare_standin import (
+    HourlySettings,
+    StandinConfig,
+    StandinServer,
+    expected_live_inputs,
+    expected_videos,
+)
 
 from tests.catalog_contract import live_input_record, video_record
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins, windows_read
-from tests.standin import CONTRACT, STREAMS, expected_records, utc_today
+from tests.standin import (
+    CONTRACT,
+    HOURLY_CONTRACT,
+    HOURLY_STREAMS,
+    STREAMS,
+    UTC,
+    expected_hourly,
+    expected_records,
+    utc_today,
+)
 
 SCHEMA = "cloudflare_stream"
 EMPTY = "(empty)"
@@ -104,6 +119,46 @@ def assert_catalog_loaded(path: Path, config: StandinConfig) -> None:
     assert sorted(inputs) == sorted((r["account_id"], r["uid"], r["name"]) for r in want_inputs)
 
 
+def _hour_text(value: Any) -> str:
+    """A loaded datetime_hour as the API prints it (DuckDB gives a timestamp back)."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return str(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def assert_hourly_loaded(
+    path: Path, config: StandinConfig, start: datetime.datetime, end: datetime.datetime
+) -> None:
+    """Each hour-grained table holds exactly the stand-in's groups for [start, end), once."""
+    for stream in HOURLY_STREAMS:
+        _, dimensions, metrics = HOURLY_CONTRACT[stream]
+        columns = ["account_id", "datetime_hour", *(c for c, _ in dimensions)]
+        columns += [c for c, _ in metrics]
+        with duckdb.connect(str(path), read_only=True) as con:
+            loaded = con.execute(f"SELECT {', '.join(columns)} FROM {SCHEMA}.{stream}").fetchall()
+        rows = [
+            tuple(
+                _hour_text(v) if i == 1 else round(v, 9) if isinstance(v, float) else v
+                for i, v in enumerate(row)
+            )
+            for row in loaded
+        ]
+        assert len(rows) == len(set(rows)), f"{stream}: duplicate rows"
+        want = {
+            tuple(
+                EMPTY if r[c] == "" else round(r[c], 9) if isinstance(r[c], float) else r[c]
+                for c in columns
+            )
+            for r in expected_hourly(config, stream, config.accounts, start, end)
+        }
+        assert want, f"{stream}: the stand-in should hold rows"
+        assert set(rows) == want, (
+            f"{stream}: {len(want - set(rows))} rows missing, {len(set(rows) - want)} unexpected"
+            f", e.g. {sorted(want - set(rows))[:1]}"
+        )
+
+
 def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_path: Path) -> None:
     require_plugins("tap-cloudflare-stream", "target-duckdb")
     demo = demo_tap_config()
@@ -117,12 +172,21 @@ def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_pa
         videos=10,
         tokens={demo["api_token"]: None},
         rate_limit_queries=None,
+        # The tap runs on the wall clock here: a long retention keeps its first hour at
+        # start_date, and the stand-in's "now" (yesterday 12:30) is always in its past.
+        hourly={
+            name: HourlySettings(not_older_than=30 * 86400)
+            for name in ("streamCMCDAdaptiveGroups", "liveInputEventsAdaptiveGroups")
+        },
     )
+    hours_from = datetime.datetime.combine(start, datetime.time(), UTC)
     warehouse = tmp_path / "warehouse.duckdb"
     with StandinServer(config) as server:
         env = {
             "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
             "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            # The tests' today, not the wall clock's: the tap runs in Meltano on the real clock.
+            "TAP_CLOUDFLARE_STREAM_END_DATE": utc_today().isoformat(),
             "TARGET_DUCKDB_PATH": str(warehouse),
         }
         pipeline = ("tap-cloudflare-stream", "target-duckdb")
@@ -131,13 +195,18 @@ def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_pa
         meltano_project.meltano(*args, env=env)
         assert_loaded(warehouse, config, start, today)
         assert_catalog_loaded(warehouse, config)
+        noon = datetime.datetime.combine(today, datetime.time(12, 30), UTC)  # the stand-in's now
+        assert_hourly_loaded(warehouse, config, hours_from, noon)
 
         config.revision += 1
         config.today = today + datetime.timedelta(days=1)
+        # Hours after 12:30 yesterday arrive, the 12:00 hour completes; still in the past.
+        config.now = datetime.datetime.combine(today, datetime.time(23, 30), UTC)
         log = meltano_project.meltano(*args, env=env)
         resume = today - datetime.timedelta(days=int(demo.get("lookback_days", 2)))
         assert set(windows_read(log)) == {f"{resume}..{utc_today()}"}, windows_read(log)
         assert_loaded(warehouse, config, start, config.today)
+        assert_hourly_loaded(warehouse, config, hours_from, config.now)
 
     # The demo's summary reads the same file and finds no duplicates.
     summary = subprocess.run(
@@ -149,7 +218,7 @@ def test_demo_pipeline_into_duckdb_twice(meltano_project: MeltanoProject, tmp_pa
     )
     assert summary.returncode == 0, summary.stdout + summary.stderr
     assert "No duplicates" in summary.stdout
-    for stream in (*STREAMS, "videos", "live_inputs", "storage_usage"):
+    for stream in (*STREAMS, *HOURLY_STREAMS, "videos", "live_inputs", "storage_usage"):
         assert stream in summary.stdout
     # Meltano's state holds one bookmark per stream and account, each at the last day read.
     state = meltano_project.state("demo", "demo:tap-cloudflare-stream-to-target-duckdb")

@@ -34,7 +34,7 @@ from tests.catalog_contract import live_input_record, storage_record, video_reco
 from tests.e2e_support import bookmarks, columns_of, expected_rows, normalise
 from tests.fixtures_meltano import MeltanoProject, require_plugins, windows_read
 from tests.fixtures_pg import PostgresServer
-from tests.standin import ACCOUNT_A, ACCOUNT_B, CONTRACT, STREAMS, utc_today
+from tests.standin import ACCOUNT_A, ACCOUNT_B, CONTRACT, HOURLY_STREAMS, STREAMS, utc_today
 
 ENVIRONMENT = "test"
 STATE_ID = "test:tap-cloudflare-stream-to-target-postgres"
@@ -192,6 +192,8 @@ def test_meltano_run_into_postgres(
             "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
             "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
             "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+            # The tests' today, not the wall clock's: the tap runs in Meltano on the real clock.
+            "TAP_CLOUDFLARE_STREAM_END_DATE": utc_today().isoformat(),
             "TAP_CLOUDFLARE_STREAM_LOOKBACK_DAYS": str(LOOKBACK),
             "TAP_CLOUDFLARE_STREAM_PAGE_SIZE": "100",  # several pages per window
             "TARGET_POSTGRES_HOST": postgres_server.host,
@@ -214,8 +216,12 @@ def test_meltano_run_into_postgres(
         assert_warehouse_schema(postgres_server, postgres_database)
         assert_catalog_matches(postgres_server, postgres_database, config)
         marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
-        marks = {key: mark for key, mark in marks.items() if key[0] in STREAMS}
-        assert marks == {(s, a): today.isoformat() for s in STREAMS for a in config.accounts}
+        daily = {key: mark for key, mark in marks.items() if key[0] in STREAMS}
+        assert daily == {(s, a): today.isoformat() for s in STREAMS for a in config.accounts}
+        # The hourly streams keep the last hour read (the stand-in's "now" is 12:30 that day).
+        hourly = {key: mark for key, mark in marks.items() if key[0] in HOURLY_STREAMS}
+        assert set(hourly) == {(s, a) for s in HOURLY_STREAMS for a in config.accounts}
+        assert all(mark.startswith(f"{today.isoformat()}T") for mark in hourly.values())
 
         # Between runs a video is renamed and another deleted (in Cloudflare's library).
         library = expected_videos(config, ACCOUNT_B)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 import requests
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_cloudflare_stream.cloudflare.answers import (
     CloudflareAuthError,
+    CloudflareNarrowQueryError,
     CloudflareQueryError,
     CloudflareRateLimitError,
+    CloudflareTooOldError,
     CloudflareTransientError,
     Outcome,
     classify,
@@ -87,12 +90,19 @@ def test_retry_after_is_capped_near_the_five_minute_lockout() -> None:
         "query consumed excessive resources",
     ],
 )
-@pytest.mark.parametrize("status", [200, 503])
-def test_a_query_asking_too_much_is_told_apart_and_waits_like_a_rate_limit(
+@pytest.mark.parametrize("status", [200, 429, 503])
+def test_a_query_asking_too_much_is_told_apart_from_a_rate_limit_and_not_waited_on(
     status: int, message: str
 ) -> None:
     assert outcome(status, message) is Outcome.NARROW_QUERY
-    assert type(classify(_response(status), [message], "x")) is CloudflareRateLimitError
+    error = classify(_response(status), [message], "x")
+    assert type(error) is CloudflareNarrowQueryError
+    assert not isinstance(error, RetriableAPIError)
+
+
+def test_data_older_than_the_retention_is_told_apart() -> None:
+    error = classify(_response(400), ["cannot request data older than 604800s"], "x")
+    assert type(error) is CloudflareTooOldError
 
 
 def test_an_unknown_error_in_an_http_200_is_a_rejected_query_not_a_wrong_url() -> None:

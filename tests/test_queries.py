@@ -17,11 +17,17 @@ from tap_cloudflare_stream.analytics.queries import (
     page_filter,
     settings_query,
 )
+from tap_cloudflare_stream.analytics.windows import Window, day_start
 
 SCHEMA = graphql.build_schema(
     (importlib.resources.files("cloudflare_standin") / "schema.graphql").read_text()
 )
 DAY = datetime.date(2026, 9, 1)
+
+
+def _window(dataset: Dataset, steps: int) -> Window:
+    step = dataset.time_key.step
+    return Window(day_start(DAY), day_start(DAY) + steps * step, step)
 
 
 def _check(query: str, variables: dict[str, Any]) -> None:
@@ -35,7 +41,8 @@ def _check(query: str, variables: dict[str, Any]) -> None:
 
 def _seek_key(dataset: Dataset) -> tuple[Any, ...]:
     values = {"string": "b" * 32, "integer": 720}
-    return (DAY.isoformat(), *(values[d.json_type] for d in dataset.dimensions))
+    time = dataset.time_key.render(day_start(DAY))
+    return (time, *(values[d.json_type] for d in dataset.dimensions))
 
 
 @pytest.mark.parametrize("dataset", DATASETS, ids=lambda d: d.stream_name)
@@ -44,7 +51,7 @@ def test_page_query_validates(dataset: Dataset, seek: bool) -> None:
     after = _seek_key(dataset) if seek else None
     variables = {
         "accountTag": "a" * 32,
-        "filter": page_filter(dataset, DAY, DAY + datetime.timedelta(days=30), after),
+        "filter": page_filter(dataset, _window(dataset, 6), after),
         "limit": 10000,
         "orderBy": order_by(dataset),
     }
@@ -67,7 +74,7 @@ def test_query_text_carries_no_values() -> None:
 def test_seek_filter_compares_the_whole_key() -> None:
     dataset = DATASETS[1]  # minutes_viewed: date, uid, clientCountryName, mediaType, creator
     after = ("2026-09-03", "u1", "US", "hls", "")
-    result = page_filter(dataset, DAY, DAY, after)
+    result = page_filter(dataset, _window(dataset, 1), after)
     assert result["date_geq"] == result["date_leq"] == DAY.isoformat()
     assert result["OR"] == [
         {"date_gt": "2026-09-03"},
@@ -92,3 +99,15 @@ def test_invalid_variables_are_caught_by_this_check() -> None:
     assert isinstance(operation, graphql.OperationDefinitionNode)
     coerced = get_variable_values(SCHEMA, operation.variable_definitions or [], variables)
     assert isinstance(coerced, list)
+
+
+def test_hour_windows_are_half_open_times() -> None:
+    dataset = next(d for d in DATASETS if d.stream_name == "live_input_events_hourly")
+    after = ("2026-09-01T02:00:00Z", "i1", "ok")
+    result = page_filter(dataset, _window(dataset, 6), after)
+    assert result["datetimeHour_geq"] == "2026-09-01T00:00:00Z"
+    assert result["datetimeHour_lt"] == "2026-09-01T06:00:00Z"
+    assert result["OR"][:2] == [
+        {"datetimeHour_gt": "2026-09-01T02:00:00Z"},
+        {"datetimeHour": "2026-09-01T02:00:00Z", "inputId_gt": "i1"},
+    ]

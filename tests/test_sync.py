@@ -329,8 +329,8 @@ def test_the_lean_record_path_writes_what_singer_sdks_own_path_writes(
     }
     catalog = TapCloudflareStream(config=config).catalog_dict
     for entry in catalog["streams"]:
-        if entry["tap_stream_id"] not in STREAMS:  # the analytics streams' path is compared
-            for item in entry["metadata"]:
+        if entry["tap_stream_id"] not in STREAMS:  # the daily streams (an hourly bookmark's
+            for item in entry["metadata"]:  # signpost is singer-sdk's wall-clock time)
                 if item["breadcrumb"] == []:
                     item["metadata"]["selected"] = False
         if entry["tap_stream_id"] == "video_buffer_events":  # a deselected property

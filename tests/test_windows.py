@@ -1,29 +1,51 @@
-"""Days and windows: retention floor, maxDuration-wide windows, the last one ending at the end."""
+"""Days and hours: retention floor, maxDuration-wide windows, the last one ending at the end."""
 
 from __future__ import annotations
 
 import datetime
+import itertools
 
-from tap_cloudflare_stream.analytics.windows import Window, oldest_readable_day, split_windows
+from tap_cloudflare_stream.analytics.windows import Window, oldest_readable, split_windows
 
-D = datetime.date
+UTC = datetime.timezone.utc
+DAY = datetime.timedelta(days=1)
+HOUR = datetime.timedelta(hours=1)
+
+
+def T(day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime.datetime:  # noqa: N802
+    return datetime.datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_oldest_readable_day_is_today_minus_89_for_90_days() -> None:
-    assert oldest_readable_day(D(2026, 11, 27), 90 * 86400) == D(2026, 8, 30)
+    assert oldest_readable(T(27, 12, 30), 90 * 86400, DAY) == T(27) - 89 * DAY
 
 
-def test_windows_are_consecutive_and_max_duration_wide() -> None:
-    windows = split_windows(D(2026, 1, 1), D(2026, 3, 5), 31 * 86400)
+def test_oldest_readable_hour_is_the_first_full_hour_inside_not_older_than() -> None:
+    assert oldest_readable(T(27, 12, 30), 7 * 86400, HOUR) == T(20, 13)
+    assert oldest_readable(T(27, 12, 0, 0), 7 * 86400, HOUR) == T(20, 12)
+    assert oldest_readable(T(27, 12, 0, 1), 7 * 86400, HOUR) == T(20, 13)
+    assert oldest_readable(T(27, 12, 30), 5400, HOUR) == T(27, 11)  # 90 minutes
+
+
+def test_day_windows_are_consecutive_and_max_duration_wide() -> None:
+    windows = split_windows(T(1) - 60 * DAY, T(1) + 4 * DAY, 31 * 86400, DAY)
+    assert [w.steps for w in windows] == [31, 31, 2]
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
+    assert str(windows[-1]) == "2026-11-03..2026-11-04"
+
+
+def test_hour_windows_are_shorter_than_a_day_when_max_duration_is() -> None:
+    windows = split_windows(T(1, 1), T(1, 14), 6 * 3600, HOUR)
     assert windows == [
-        Window(D(2026, 1, 1), D(2026, 1, 31)),
-        Window(D(2026, 2, 1), D(2026, 3, 3)),
-        Window(D(2026, 3, 4), D(2026, 3, 5)),
+        Window(T(1, 1), T(1, 7), HOUR),
+        Window(T(1, 7), T(1, 13), HOUR),
+        Window(T(1, 13), T(1, 14), HOUR),
     ]
+    assert str(windows[0]) == "2026-11-01T01:00Z..2026-11-01T07:00Z"
 
 
-def test_single_day_and_empty_ranges() -> None:
-    assert split_windows(D(2026, 1, 1), D(2026, 1, 1), 86400) == [
-        Window(D(2026, 1, 1), D(2026, 1, 1))
-    ]
-    assert split_windows(D(2026, 1, 2), D(2026, 1, 1), 86400) == []
+def test_single_step_empty_ranges_and_halves() -> None:
+    assert split_windows(T(1), T(2), 86400, DAY) == [Window(T(1), T(2), DAY)]
+    assert split_windows(T(2), T(1), 86400, DAY) == []
+    first, second = Window(T(1), T(1, 5), HOUR).halves()
+    assert (first.steps, second.steps, first.end) == (2, 3, T(1, 2))

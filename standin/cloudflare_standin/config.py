@@ -118,6 +118,11 @@ class StandinConfig:
     cmcd_sessions_per_hour: int = 12  # mean viewing sessions per account and hour
     cmcd_viewers: int = 30  # distinct viewers per account
     live_inputs: int = 2  # live inputs per account, REST and analytics (data.live_input_uids)
+    # Query cost (issue 12): a query over more than `heavy_query_seconds` of time, or asking
+    # more than `heavy_query_limit` rows, answers 429 `heavy_query_message` (None: no check).
+    heavy_query_seconds: int | None = None
+    heavy_query_limit: int | None = None
+    heavy_query_message: str = "query consumed excessive resources, please try a smaller query"
     # Additions beyond the agreed interface:
     fast_path: bool = True  # False forces every query through the generic engine (tests)
     # Stream's REST catalog (catalog.py, rest.py):

@@ -69,6 +69,18 @@ def too_old_error(not_older_than: int) -> StandinError:
     return StandinError(400, f"cannot request data older than {not_older_than}s")
 
 
+HEAVY_MESSAGES = (
+    "query consumed excessive resources, please try a smaller query",
+    "limit reached, please try reduced time period",
+    "in combination, your request queries too many nodes, zones and accounts",
+)
+
+
+def heavy_error(message: str) -> StandinError:
+    """A query Cloudflare finds too heavy (HTTP 429, like the docs list these messages)."""
+    return StandinError(429, message)
+
+
 def fields_error(max_fields: int) -> StandinError:
     """More fields selected than maxNumberOfFields."""
     return StandinError(400, f"number of fields can't be more than {max_fields}")

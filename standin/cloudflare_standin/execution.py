@@ -38,6 +38,7 @@ from .errors import (
     StandinError,
     error_entry,
     fields_error,
+    heavy_error,
     limit_error,
     no_access_error,
     range_error,
@@ -375,6 +376,7 @@ def _dataset_resolver(spec: DatasetSpec) -> Callable[..., list[Any]]:
             raise range_error(seconds, config.max_duration)
         if start < config.first_readable_day():
             raise too_old_error(config.not_older_than)
+        _check_cost(config, seconds, limit)
         query = Query(spec, plan.dimensions, filter, list(orderBy or []), limit, start, last)
         groups = run_query(config, account.tag, query)
         ctx.rows += len(groups)
@@ -382,6 +384,14 @@ def _dataset_resolver(spec: DatasetSpec) -> Callable[..., list[Any]]:
         return []
 
     return resolve
+
+
+def _check_cost(config: StandinConfig, seconds: int, limit: int) -> None:
+    """Refuse a query heavier than the configured cost model allows."""
+    too_long = config.heavy_query_seconds is not None and seconds > config.heavy_query_seconds
+    too_many = config.heavy_query_limit is not None and limit > config.heavy_query_limit
+    if too_long or too_many:
+        raise heavy_error(config.heavy_query_message)
 
 
 def _hourly_enabled(config: StandinConfig, account: str, spec: HourlySpec) -> bool:
@@ -434,6 +444,7 @@ def _hourly_resolver(spec: HourlySpec) -> Callable[..., list[Any]]:
             raise range_error(last - start, settings.max_duration)
         if start < now - settings.not_older_than:
             raise too_old_error(settings.not_older_than)
+        _check_cost(config, last - start, limit)
         query = HourlyQuery(
             spec, plan.dimensions, list(plan.metrics), filter, list(orderBy or []), limit,
             start, last,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Literal
 
 JsonType = Literal["string", "integer", "number"]
+Block = Literal["sum", "avg", "uniq", "quantiles"]
+# The aggregate blocks a query may select, in the order queries and decoders list them.
+BLOCKS: tuple[Block, ...] = ("sum", "avg", "uniq", "quantiles")
 
 
 @dataclass(frozen=True)
@@ -19,24 +23,50 @@ class Dimension:
 
 @dataclass(frozen=True)
 class Metric:
-    """An aggregate: `block` is None for `count`, else `sum` or `avg`."""
+    """An aggregate: `block` is None for `count`, else the block it is read from."""
 
     column: str
     field: str
-    block: Literal["sum", "avg"] | None = None
+    block: Block | None = None
     json_type: JsonType = "integer"
 
 
 @dataclass(frozen=True)
 class TimeKey:
-    """The time dimension a dataset is grouped by: first in its seek key, its replication key."""
+    """The time dimension a dataset is grouped by: first in its seek key, its replication key.
 
+    `step` is its grain (a day or an hour): windows, the retention floor and bookmarks are
+    whole steps. Days are filtered `_geq`/`_leq` on dates, hours `_geq`/`_lt` on RFC 3339 times.
+    """
+
+    column: str
     field: str
     description: str
-    json_format: Literal["date", "date-time"] = "date"
+    json_format: Literal["date", "date-time"]
+    step: datetime.timedelta
+
+    def render(self, moment: datetime.datetime) -> str:
+        """The value as Cloudflare prints it (and the bookmark holds it): a date or a UTC time."""
+        if self.json_format == "date":
+            return moment.date().isoformat()
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def bounds(self, start: datetime.datetime, end: datetime.datetime) -> dict[str, str]:
+        """The filter for the steps in [start, end)."""
+        if self.json_format == "date":
+            last = end - self.step
+            return {f"{self.field}_geq": self.render(start), f"{self.field}_leq": self.render(last)}
+        return {f"{self.field}_geq": self.render(start), f"{self.field}_lt": self.render(end)}
 
 
-DAY = TimeKey("date", "Day of the events (UTC).")
+DAY = TimeKey("date", "date", "Day of the events (UTC).", "date", datetime.timedelta(days=1))
+HOUR = TimeKey(
+    "datetime_hour",
+    "datetimeHour",
+    "Start of the UTC hour of the events.",
+    "date-time",
+    datetime.timedelta(hours=1),
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +93,12 @@ class Dataset:
     @property
     def primary_key(self) -> tuple[str, ...]:
         """The stream's primary key columns."""
-        return ("account_id", self.time_key.field, *(d.column for d in self.dimensions))
+        return ("account_id", self.time_key.column, *(d.column for d in self.dimensions))
+
+    @property
+    def field_count(self) -> int:
+        """How many fields a page query selects (Cloudflare's maxNumberOfFields counts them)."""
+        return len(self.key_fields) + len(self.metrics)
 
 
 _PLAYER_DIMENSIONS = (
@@ -75,7 +110,7 @@ _PLAYER_DIMENSIONS = (
 )
 _SAMPLE_INTERVAL = Metric("sample_interval", "sampleInterval", "avg", "number")
 
-DATASETS: tuple[Dataset, ...] = (
+_DAILY: tuple[Dataset, ...] = (
     Dataset(
         stream_name="video_playback_events",
         node="videoPlaybackEventsAdaptiveGroups",
@@ -120,3 +155,64 @@ DATASETS: tuple[Dataset, ...] = (
         description="Stream Player quality-level changes, per day (Beta).",
     ),
 )
+
+
+def _avg(*names: str) -> tuple[Metric, ...]:
+    return tuple(Metric(f"avg_{_snake(n)}", n, "avg", "number") for n in names)
+
+
+def _quantiles(*names: str) -> tuple[Metric, ...]:
+    return tuple(
+        Metric(f"{_snake(n)}_p{p}", f"{n}P{p}", "quantiles", "number")
+        for n in names
+        for p in (50, 90, 99)
+    )
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+# Hour-grained datasets (no `date`): read by `datetimeHour`. `uniq` and `quantiles` values are
+# not additive: they hold for the hour and key they were read at.
+_HOURLY: tuple[Dataset, ...] = (
+    Dataset(
+        stream_name="cmcd_hourly",
+        node="streamCMCDAdaptiveGroups",
+        time_key=HOUR,
+        dimensions=(
+            Dimension("video_id", "videoId"),
+            Dimension("country", "country"),
+            Dimension("stream_type", "streamType"),
+            Dimension("streaming_format", "streamingFormat"),
+        ),
+        metrics=(
+            Metric("requests", "count"),
+            Metric("milliseconds_viewed", "millisecondsViewed", "sum"),
+            Metric("viewers", "viewers", "uniq"),
+            *_avg(
+                "bufferLength",
+                "bufferStarvationDuration",
+                "encodedBitrate",
+                "initialBufferStarvationDuration",
+                "measuredThroughput",
+            ),
+            *_quantiles("bufferStarvationDuration", "initialBufferStarvationDuration"),
+        ),
+        description="CMCD requests players sent, per UTC hour; viewers and percentiles are "
+        "for that hour and key only (not additive).",
+    ),
+    Dataset(
+        stream_name="live_input_events_hourly",
+        node="liveInputEventsAdaptiveGroups",
+        time_key=HOUR,
+        dimensions=(Dimension("input_id", "inputId"), Dimension("event_code", "eventCode")),
+        metrics=(
+            Metric("segments", "count"),
+            Metric("avg_bit_rate", "bitRateHour", "avg", "number"),
+            *_avg("gopByteSize", "gopDuration", "gopUploadTime", "uploadDurationRatio"),
+        ),
+        description="Live input ingest health (segments stored), per UTC hour.",
+    ),
+)
+DATASETS: tuple[Dataset, ...] = (*_DAILY, *_HOURLY)

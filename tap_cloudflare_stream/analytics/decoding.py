@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from tap_cloudflare_stream.analytics.datasets import Dataset
+from tap_cloudflare_stream.analytics.datasets import BLOCKS, Dataset
 from tap_cloudflare_stream.cloudflare.answers import Answer, GraphQLError
 
 T = TypeVar("T")
@@ -52,7 +52,7 @@ class DatasetPageDecoder:
         for metric in dataset.metrics:
             if metric.block is None:
                 group_fields.append((metric.field, _PY_TYPES[metric.json_type]))
-        for block in ("sum", "avg"):
+        for block in BLOCKS:
             fields = [
                 (m.field, _PY_TYPES[m.json_type]) for m in dataset.metrics if m.block == block
             ]
@@ -72,7 +72,7 @@ class DatasetPageDecoder:
         paths = [f"dimensions.{time}", *(f"dimensions.{d.field}" for d in dataset.dimensions)]
         paths += [m.field if m.block is None else f"{m.block}.{m.field}" for m in dataset.metrics]
         self._values: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*paths)
-        self._columns = (time, *(d.column for d in dataset.dimensions))
+        self._columns = (dataset.time_key.column, *(d.column for d in dataset.dimensions))
         self._columns += tuple(m.column for m in dataset.metrics)
         self._key: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(
             *(f"dimensions.{f}" for f in dataset.key_fields)

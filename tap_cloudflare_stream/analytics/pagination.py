@@ -1,4 +1,4 @@
-"""Seek pagination over a dataset's total order, one window of days at a time."""
+"""Seek pagination over a dataset's total order, one window of days or hours at a time."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ class SeekPaginator(BaseAPIPaginator[SeekToken]):
 
     def __init__(
         self,
-        window: Window,
+        first: SeekToken,
         page_size: int,
         last_key: Callable[[requests.Response], SeekKey | None],
         rows_in: Callable[[requests.Response], int],
     ) -> None:
-        super().__init__(SeekToken(window))
+        super().__init__(first)
         self._page_size = page_size
         self._last_key = last_key
         self._rows_in = rows_in

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from tap_cloudflare_stream.analytics.datasets import Dataset
+from tap_cloudflare_stream.analytics.datasets import BLOCKS, Dataset
+from tap_cloudflare_stream.analytics.windows import Window
 
 SETTINGS_FIELDS = "enabled maxDuration maxPageSize maxNumberOfFields notOlderThan availableFields"
 
@@ -17,7 +17,7 @@ def dataset_query(dataset: Dataset) -> str:
     """Return the query for one page of a dataset; every value travels as a variable."""
     prefix = dataset.type_prefix
     metrics = " ".join(m.field for m in dataset.metrics if m.block is None)
-    for block in ("sum", "avg"):
+    for block in BLOCKS:
         fields = " ".join(m.field for m in dataset.metrics if m.block == block)
         if fields:
             metrics += f" {block} {{ {fields} }}"
@@ -48,27 +48,22 @@ def order_by(dataset: Dataset) -> list[str]:
 
 def page_filter(
     dataset: Dataset,
-    first_day: datetime.date,
-    last_day: datetime.date,
+    window: Window,
     after: SeekKey | None,
 ) -> dict[str, Any]:
-    """Filter for one page: the window's days, and rows strictly after the last row's key.
+    """Filter for one page: the window's days or hours, and rows strictly after the last row's key.
 
     `uid_gt` alone would skip the rest of a video's rows when a page ends inside them, so the
     seek compares the whole key: (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...
     """
-    time = dataset.time_key.field
-    window: dict[str, Any] = {
-        f"{time}_geq": first_day.isoformat(),
-        f"{time}_leq": last_day.isoformat(),
-    }
+    bounds: dict[str, Any] = dataset.time_key.bounds(window.start, window.end)
     if after is None:
-        return window
+        return bounds
     fields = dataset.key_fields
     branches = []
     for i, field in enumerate(fields):
         branch = dict(zip(fields[:i], after[:i], strict=True))
         branch[f"{field}_gt"] = after[i]
         branches.append(branch)
-    window["OR"] = branches
-    return window
+    bounds["OR"] = branches
+    return bounds

@@ -1,4 +1,4 @@
-"""The stream of one Analytics dataset: which days each account reads, in windows, page by page.
+"""The stream of one Analytics dataset: which days or hours each account reads, window by window.
 
 A `DatasetStream` is a thin reader over its `Dataset` declaration: the declaration gives the
 query, schema, seek key and decoder; the run's `RunParts` give settings, the GraphQL session
@@ -8,6 +8,7 @@ and the accounts' limits; `CloudflareRequests` sends and retries; `LeanRecordStr
 from __future__ import annotations
 
 import datetime
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,21 @@ from tap_cloudflare_stream.analytics.decoding import DatasetPageDecoder
 from tap_cloudflare_stream.analytics.pagination import SeekPaginator, SeekToken
 from tap_cloudflare_stream.analytics.queries import dataset_query, order_by, page_filter
 from tap_cloudflare_stream.analytics.windows import (
+    DAY,
+    UTC,
     Window,
-    oldest_readable_day,
+    day_start,
+    floor,
+    oldest_readable,
     split_windows,
-    utc_today,
 )
-from tap_cloudflare_stream.cloudflare.answers import read_answer
+from tap_cloudflare_stream.cloudflare.answers import (
+    CloudflareNarrowQueryError,
+    CloudflareQueryError,
+    CloudflareTooOldError,
+    TapUserError,
+    read_answer,
+)
 from tap_cloudflare_stream.cloudflare.stream import CloudflareRequests
 from tap_cloudflare_stream.records.record_path import LeanRecordStream
 
@@ -47,7 +57,7 @@ def stream_schema(dataset: Dataset) -> dict[str, Any]:
     properties = [
         th.Property("account_id", th.StringType, required=True, description="Account tag."),
         th.Property(
-            time.field,
+            time.column,
             th.DateType if time.json_format == "date" else th.DateTimeType,
             required=True,
             description=time.description,
@@ -89,7 +99,7 @@ def metric_description(metric: Metric) -> str:
 class DatasetStream(
     CloudflareRequests[SeekToken], LeanRecordStream[SeekToken], GraphQLStream[SeekToken]
 ):
-    """One Stream dataset as an incremental stream with a date bookmark per account."""
+    """One Stream dataset as an incremental stream with a day or hour bookmark per account."""
 
     is_sorted = True
 
@@ -97,7 +107,7 @@ class DatasetStream(
         self.dataset = dataset
         self.parts = parts
         super().__init__(tap, name=dataset.stream_name, schema=stream_schema(dataset))
-        self.replication_key = dataset.time_key.field
+        self.replication_key = dataset.time_key.column
         self.primary_keys = list(dataset.primary_key)
         self._decoder = DatasetPageDecoder(dataset)
         self._query = dataset_query(dataset)
@@ -105,7 +115,9 @@ class DatasetStream(
         self._account = ""
         self._page_size = 0
         self.rows_read = 0  # rows received for the current account, for progress lines
-        self._window: Window | None = None
+        self._not_older_than = 0
+        self._first_token: SeekToken | None = None
+        self._paginator: SeekPaginator | None = None
         self._last_page: tuple[requests.Response, list[Any]] | None = None
 
     @property
@@ -147,14 +159,11 @@ class DatasetStream(
         self, context: Context | None, next_page_token: SeekToken | None
     ) -> dict[str, Any]:
         assert next_page_token is not None, "every page has a window"
-        window = next_page_token.window
         return {
             "query": self._query,
             "variables": {
                 "accountTag": self._account,
-                "filter": page_filter(
-                    self.dataset, window.first_day, window.last_day, next_page_token.after
-                ),
+                "filter": page_filter(self.dataset, next_page_token.window, next_page_token.after),
                 "limit": self._page_size,
                 "orderBy": self._order_by,
             },
@@ -190,28 +199,54 @@ class DatasetStream(
 
     @override
     def get_new_paginator(self) -> SeekPaginator:
-        assert self._window is not None, "get_records sets the window"
-        return SeekPaginator(self._window, self._page_size, self._last_key, self._rows_in)
+        assert self._first_token is not None, "get_records sets the first page"
+        self._paginator = SeekPaginator(
+            self._first_token, self._page_size, self._last_key, self._rows_in
+        )
+        return self._paginator
 
     # Windows
 
-    def _first_day(self, bookmark: datetime.date | None, oldest: datetime.date) -> datetime.date:
-        """Bookmark less lookback when there is state, else start_date, else the oldest day."""
+    def _bookmark(self, value: Any) -> datetime.datetime | None:
+        """A bookmark as the start of its step; a date or any ISO time parses (set by hand, say)."""
+        if not value:
+            return None
+        text = str(value)
+        try:
+            if len(text) == len("YYYY-MM-DD"):
+                moment = day_start(datetime.date.fromisoformat(text))
+            else:
+                moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+        except ValueError:
+            msg = (
+                f"the state's bookmark {text!r} for {self.where} is not a date or a time: "
+                "fix it or remove it from the state"
+            )
+            raise TapUserError(msg) from None
+        return floor(moment.astimezone(UTC), self.dataset.time_key.step)
+
+    def _start(
+        self, bookmark: datetime.datetime | None, oldest: datetime.datetime
+    ) -> datetime.datetime:
+        """Bookmark less lookback when there is state, else start_date, else the oldest step."""
         settings = self.tap_settings
+        start_date = day_start(settings.start_date) if settings.start_date else None
         if bookmark:
+            # lookback_days is a duration: 2 days before 14:00 is 14:00 two days earlier.
             first = bookmark - datetime.timedelta(days=settings.lookback_days)
-            if settings.start_date:
-                first = max(first, settings.start_date)
+            if start_date:
+                first = max(first, start_date)
         else:
-            first = settings.start_date or oldest
+            first = start_date or oldest
         if first < oldest:
             self.logger.warning(
-                "%s: %s..%s is older than Cloudflare keeps this dataset and can no longer be "
+                "%s: %s is older than Cloudflare keeps this dataset and can no longer be "
                 "read; starting at %s.",
                 self.where,
-                first,
-                oldest - datetime.timedelta(days=1),
-                oldest,
+                Window(first, oldest, self.dataset.time_key.step),
+                self.dataset.time_key.render(oldest),
             )
             first = oldest
         return first
@@ -229,52 +264,151 @@ class DatasetStream(
                 self.dataset.node,
             )
             return
+        self.check_field_count(limits.max_number_of_fields)
         self.warn_missing_fields(limits.available_fields)
         self._page_size = self.page_size_for(limits.max_page_size)
+        self._not_older_than = limits.not_older_than
 
-        today = utc_today()
-        oldest = oldest_readable_day(today, limits.not_older_than)
-        last = min(settings.end_date or today, today)
+        key = self.dataset.time_key
+        now = self.parts.clock()
+        oldest = oldest_readable(now, limits.not_older_than, key.step)
+        # The current step is read too (incomplete), and read again by the next run.
+        stop = floor(now, key.step) + key.step
+        if settings.end_date:
+            stop = min(stop, day_start(settings.end_date) + DAY)
         state = self.get_context_state(context)
-        bookmark_value = state.get("replication_key_value")
-        bookmark = datetime.date.fromisoformat(str(bookmark_value)[:10]) if bookmark_value else None
-        first = self._first_day(bookmark, oldest)
-        windows = split_windows(first, last, limits.max_duration)
+        bookmark = self._bookmark(state.get("replication_key_value"))
+        start = self._start(bookmark, oldest)
+        windows = split_windows(start, stop, limits.max_duration, key.step)
         if not windows:
-            self.logger.info("%s: nothing to read (%s is after %s).", self.where, first, last)
+            self.logger.info(
+                "%s: nothing to read (%s is after %s).",
+                self.where,
+                key.render(start),
+                key.render(stop - key.step),
+            )
             return
         if bookmark:
-            # The lookback re-reads days below the bookmark on purpose. Lowering the bookmark to
-            # where this run starts keeps singer-sdk's sort check meaningful, and a run that
-            # dies before its first record still resumes without a gap. Written as a plain
-            # date, so that a date-time bookmark (set by hand, say) compares with record dates.
+            # The lookback re-reads steps below the bookmark on purpose. Lowering the bookmark
+            # to where this run starts keeps singer-sdk's sort check meaningful, and a run that
+            # dies before its first record still resumes without a gap. Written as the records
+            # write it, so that a bookmark set by hand in another form compares with records.
             state["replication_key"] = self.replication_key
-            state["replication_key_value"] = min(first, bookmark).isoformat()
+            state["replication_key_value"] = key.render(min(start, bookmark))
         yield from self._read_windows(context, windows)
-        if bookmark and state.get("replication_key_value", "") < bookmark.isoformat():
-            # Days past the old bookmark had no rows: keep it, or each run would start earlier.
-            state["replication_key_value"] = bookmark.isoformat()
+        after_run = self._bookmark(state.get("replication_key_value"))
+        if bookmark and (after_run is None or after_run < bookmark):
+            # Steps past the old bookmark had no rows: keep it, or each run would start earlier.
+            state["replication_key_value"] = key.render(bookmark)
 
     def _read_windows(self, context: Context, windows: list[Window]) -> Iterable[dict[str, Any]]:
-        """Read the windows in order, writing STATE after each one."""
+        """Read the windows in order, writing STATE after each; narrow a query too heavy."""
         self.rows_read = 0
-        for number, window in enumerate(windows, start=1):
+        pending = deque(SeekToken(window) for window in windows)
+        number = 0
+        while pending:
+            token = self._inside_retention(pending.popleft())
+            if token is None:
+                continue
+            number += 1
             self.logger.info(
                 "%s: reading %s (window %d of %d, %d rows per page; %d rows so far).",
                 self.where,
-                window,
+                token.window,
                 number,
-                len(windows),
+                number + len(pending),
                 self._page_size,
                 self.rows_read,
             )
-            self._window = window
-            yield from self.request_records(context)
+            self._first_token = token
+            try:
+                yield from self.request_records(context)
+            except CloudflareNarrowQueryError as exc:
+                # Pages already read stay read: go on from the page that was refused.
+                pending.extendleft(reversed(self._narrowed(self._failed_token(), exc)))
+                number -= 1
+                continue
+            except CloudflareTooOldError:
+                # The retention floor moved while reading (a run crossing midnight, or the hour
+                # for hour-grained datasets): go on from the new floor, or fail if it did not.
+                failed = self._failed_token()
+                moved = self._inside_retention(failed)
+                if moved == failed:
+                    raise
+                if moved is not None:
+                    pending.appendleft(moved)
+                number -= 1
+                continue
             # A STATE message per window, so an interrupted run resumes near where it stopped.
             self._write_state_message()
-        self.logger.info(
-            "%s: done, %d rows in %d windows.", self.where, self.rows_read, len(windows)
+        self.logger.info("%s: done, %d rows in %d windows.", self.where, self.rows_read, number)
+
+    def _failed_token(self) -> SeekToken:
+        assert self._paginator is not None, "a page was asked for"
+        return self._paginator.current_value
+
+    def _inside_retention(self, token: SeekToken) -> SeekToken | None:
+        """The token's window from the retention floor as of now; None if it is all older."""
+        window = token.window
+        oldest = oldest_readable(self.parts.clock(), self._not_older_than, window.step)
+        if window.start >= oldest:
+            return token
+        key = self.dataset.time_key
+        if window.end <= oldest:
+            self.logger.warning(
+                "%s: %s has just left Cloudflare's retention; skipping it.", self.where, window
+            )
+            return None
+        self.logger.warning(
+            "%s: Cloudflare's retention floor moved to %s while reading; reading %s from there.",
+            self.where,
+            key.render(oldest),
+            window,
         )
+        return SeekToken(Window(oldest, window.end, window.step), token.after)
+
+    def _narrowed(self, token: SeekToken, exc: CloudflareNarrowQueryError) -> list[SeekToken]:
+        """A narrower query for what `token` asked: half the window, else half the page."""
+        window = token.window
+        grain = "day" if window.step >= DAY else "hour"
+        if window.steps > 1:
+            first, second = window.halves()
+            self.logger.warning(
+                "%s: Cloudflare found %s too heavy (%s); reading it as %s and %s.",
+                self.where,
+                window,
+                exc,
+                first,
+                second,
+            )
+            return [SeekToken(first, token.after), SeekToken(second, token.after)]
+        if self._page_size > 1:
+            self._page_size //= 2
+            self.logger.warning(
+                "%s: Cloudflare found %s too heavy (%s) one %s at a time; asking %d rows a page.",
+                self.where,
+                window,
+                exc,
+                grain,
+                self._page_size,
+            )
+            return [token]
+        msg = (
+            f"{exc}; the tap narrowed the query to one {grain} ({window}) and 1-row pages and "
+            "Cloudflare still refused it: try again later, or report it"
+        )
+        raise CloudflareNarrowQueryError(msg) from None
+
+    def check_field_count(self, max_fields: int) -> None:
+        """Fail before asking when the query selects more fields than Cloudflare allows."""
+        asked = self.dataset.field_count
+        if asked > max_fields:
+            msg = (
+                f"{self.where}: the tap asks for {asked} fields of {self.dataset.node} and "
+                f"Cloudflare allows this account {max_fields} (maxNumberOfFields): deselect "
+                f"stream {self.name}, or report it"
+            )
+            raise CloudflareQueryError(msg)
 
     def page_size_for(self, max_page_size: int) -> int:
         """The configured page size, lowered to the dataset's maxPageSize if above it."""

@@ -1,44 +1,91 @@
-"""Which days a run reads, and how they are cut into windows Cloudflare accepts."""
+"""Which time a run reads, and how it is cut into windows Cloudflare accepts.
+
+Times are aware UTC datetimes; a dataset's grain (`step`: a day or an hour) makes whole steps
+of the retention floor, the windows and the bookmarks. A window is half-open, [start, end).
+"""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
 
-DAY_SECONDS = 86400
+DAY = datetime.timedelta(days=1)
+UTC = datetime.timezone.utc
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Window:
-    """An inclusive range of days read by one series of pages."""
+    """The steps in [start, end), read by one series of pages."""
 
-    first_day: datetime.date
-    last_day: datetime.date
+    start: datetime.datetime
+    end: datetime.datetime
+    step: datetime.timedelta
 
     def __str__(self) -> str:
-        return f"{self.first_day.isoformat()}..{self.last_day.isoformat()}"
+        if self.step >= DAY:  # days, inclusive: 2026-10-01..2026-10-03
+            last = self.end - self.step
+            return f"{self.start.date().isoformat()}..{last.date().isoformat()}"
+        return f"{self.start:%Y-%m-%dT%H:%MZ}..{self.end:%Y-%m-%dT%H:%MZ}"
+
+    @property
+    def steps(self) -> int:
+        """How many steps (days or hours) the window holds."""
+        return (self.end - self.start) // self.step
+
+    def halves(self) -> tuple[Window, Window]:
+        """The window cut in two at a step boundary (it must hold two steps or more)."""
+        middle = self.start + (self.steps // 2) * self.step
+        return Window(self.start, middle, self.step), Window(middle, self.end, self.step)
 
 
-def utc_today() -> datetime.date:
-    """Today in UTC: Cloudflare's retention and the default end date count from it."""
-    return datetime.datetime.now(datetime.timezone.utc).date()
+def utc_now() -> datetime.datetime:
+    """The current time in UTC: Cloudflare's retention and the default end count from it."""
+    return datetime.datetime.now(UTC)
 
 
-def oldest_readable_day(today: datetime.date, not_older_than_seconds: int) -> datetime.date:
-    """The first full UTC day inside the retention: for 90 days, today - 89."""
-    days = max(1, not_older_than_seconds // DAY_SECONDS)
-    return today - datetime.timedelta(days=days - 1)
+def day_start(day: datetime.date) -> datetime.datetime:
+    """Midnight UTC at the start of `day`."""
+    return datetime.datetime.combine(day, datetime.time(), UTC)
+
+
+def floor(moment: datetime.datetime, step: datetime.timedelta) -> datetime.datetime:
+    """The start of the step (UTC day or hour) that holds `moment`."""
+    return _EPOCH + ((moment - _EPOCH) // step) * step
+
+
+def oldest_readable(
+    now: datetime.datetime, not_older_than_seconds: int, step: datetime.timedelta
+) -> datetime.datetime:
+    """The first full step inside the retention.
+
+    Days: for 90 days, today - 89. Shorter steps: `notOlderThan` to the second, rounded up to
+    the next step (now 12:30 and 7 days: 13:00 seven days ago).
+    """
+    if step >= DAY:
+        days = max(1, not_older_than_seconds // int(DAY.total_seconds()))
+        return floor(now, DAY) - (days - 1) * DAY
+    edge = now - datetime.timedelta(seconds=not_older_than_seconds)
+    start = floor(edge, step)
+    return start if start == edge else start + step
 
 
 def split_windows(
-    first_day: datetime.date, last_day: datetime.date, max_duration_seconds: int
+    start: datetime.datetime,
+    end: datetime.datetime,
+    max_duration_seconds: int,
+    step: datetime.timedelta,
 ) -> list[Window]:
-    """Cut [first_day, last_day] into consecutive windows no wider than maxDuration."""
-    width = datetime.timedelta(days=max(1, max_duration_seconds // DAY_SECONDS))
+    """Cut [start, end) into consecutive windows of whole steps no wider than maxDuration."""
+    width = max(1, int(max_duration_seconds // step.total_seconds())) * step
     windows = []
-    start = first_day
-    while start <= last_day:
-        end = min(start + width - datetime.timedelta(days=1), last_day)
-        windows.append(Window(start, end))
-        start = end + datetime.timedelta(days=1)
+    while start < end:
+        stop = min(start + width, end)
+        windows.append(Window(start, stop, step))
+        start = stop
     return windows
+
+
+def utc_today() -> datetime.date:
+    """Today in UTC."""
+    return utc_now().date()

@@ -35,6 +35,8 @@ NARROW_MARKERS = (
     "your request queries too many nodes",
     "query consumed excessive resources",
 )
+# The query starts before the retention floor: read from the floor instead.
+TOO_OLD_MARKER = "cannot request data older than"
 TRANSIENT_MARKERS = ("unable to execute query", "internal server error")
 AUTH_MARKERS = (
     "unauthorized",
@@ -91,10 +93,11 @@ class Outcome(enum.Enum):
 
 def outcome(status: int, lowered_text: str) -> Outcome:
     """Sort an error answer by its HTTP status and (lower-cased) messages."""
-    if status == HTTPStatus.TOO_MANY_REQUESTS or any(m in lowered_text for m in RATE_LIMIT_MARKERS):
-        return Outcome.WAIT_AND_RETRY
+    # Cloudflare sends a heavy query's refusal with HTTP 429 too: the message decides.
     if any(m in lowered_text for m in NARROW_MARKERS):
         return Outcome.NARROW_QUERY
+    if status == HTTPStatus.TOO_MANY_REQUESTS or any(m in lowered_text for m in RATE_LIMIT_MARKERS):
+        return Outcome.WAIT_AND_RETRY
     if (
         status >= HTTPStatus.INTERNAL_SERVER_ERROR
         or status == HTTPStatus.REQUEST_TIMEOUT
@@ -128,6 +131,17 @@ class CloudflareQueryError(FatalAPIError, TapUserError):
     """Cloudflare rejected the query itself (limits, validation)."""
 
 
+class CloudflareNarrowQueryError(FatalAPIError, TapUserError):
+    """The query asked for too much at once: a narrower one (fewer days, a smaller page) may pass.
+
+    Not retried as it is: the dataset stream narrows the query and goes on.
+    """
+
+
+class CloudflareTooOldError(CloudflareQueryError):
+    """The query starts before Cloudflare's retention floor (which moves while a run reads)."""
+
+
 class CloudflareResponseError(FatalAPIError, TapUserError):
     """The response has a shape the tap cannot read without losing rows."""
 
@@ -154,8 +168,9 @@ def classify(
     text = "; ".join(messages) if messages else f"HTTP {status} {response.reason}"
     lowered = text.lower()
     kind = outcome(status, lowered)
-    # Until the tap narrows queries itself, a query asking too much waits like a rate limit.
-    if kind in (Outcome.WAIT_AND_RETRY, Outcome.NARROW_QUERY):
+    if kind is Outcome.NARROW_QUERY:
+        return CloudflareNarrowQueryError(f"Cloudflare found the query too heavy, {where}: {text}")
+    if kind is Outcome.WAIT_AND_RETRY:
         return CloudflareRateLimitError(
             f"Cloudflare rate limit for {where}: {text}",
             response,
@@ -167,6 +182,10 @@ def classify(
         m in lowered for m in AUTH_MARKERS
     ):
         return CloudflareAuthError(f"Cloudflare refused {where}: {text}; {AUTH_FIX}.")
+    if TOO_OLD_MARKER in lowered:
+        return CloudflareTooOldError(
+            f"Cloudflare refused {where}: {text}; the data asked for is older than it keeps."
+        )
     # A redirect, 404 or 405 means the URL is wrong; an HTTP 200 with errors is Cloudflare's.
     if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST or status in (
         HTTPStatus.NOT_FOUND,
