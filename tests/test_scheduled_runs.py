@@ -65,7 +65,7 @@ from moto.server import ThreadedMotoServer
 from tests.e2e_support import expected_rows
 from tests.fixtures_meltano import MELTANO, ROOT, require_plugins
 from tests.fixtures_pg import PostgresServer
-from tests.standin import CONTRACT, STREAMS, utc_today
+from tests.standin import CONTRACT, HOURLY_STREAMS, STREAMS, utc_today
 from tests.test_e2e_postgres import table_rows
 
 WORKFLOW = ROOT / "examples" / "github-actions" / "cloudflare-stream-daily.yml"
@@ -305,10 +305,10 @@ def s3() -> Iterator[S3]:
 
 
 def bookmarks(singer_state: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """(stream, account) -> bookmark, of the daily streams."""
+    """(stream, account) -> bookmark, of the daily streams and storage_usage (not the hourly)."""
     found = {}
     for stream, entry in singer_state.get("bookmarks", {}).items():
-        if stream not in CONTRACT:
+        if stream in HOURLY_STREAMS:
             continue
         for partition in entry.get("partitions", []):
             value = partition.get("replication_key_value")
@@ -390,7 +390,10 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
             rate_limit_queries=None,
             faults=faults,
             # The hourly streams: 2 days kept, day-wide windows, so a job's requests stay well
-            # inside the workflow's 90 per 5 minutes (7 days in 6-hour windows would not).
+            # inside the workflow's 90 per 5 minutes (7 days in 6-hour windows would not). The
+            # jobs run the real CLI on the wall clock, so the stand-in's "now" (its retention
+            # floor) is the wall clock too, never ahead of the tap's, whatever the hour.
+            now=datetime.datetime.now(datetime.timezone.utc),
             hourly={
                 name: HourlySettings(max_duration=86400, not_older_than=2 * 86400)
                 for name in ("streamCMCDAdaptiveGroups", "liveInputEventsAdaptiveGroups")
