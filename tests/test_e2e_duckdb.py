@@ -233,7 +233,7 @@ def bookmarks(state: dict[str, Any]) -> dict[tuple[str, str], str]:
     """(stream, account_id) -> the date bookmark of that partition, from Meltano's state."""
     found: dict[tuple[str, str], str] = {}
     for stream, bookmark in state["singer_state"]["bookmarks"].items():
-        if stream not in STREAMS:  # the catalog streams: full tables, or a read-day bookmark
+        if stream not in STREAMS:  # catalog (full tables, read-day bookmark) and hourly streams
             continue
         for partition in bookmark.get("partitions", []):
             assert partition["replication_key"] == "date", partition
