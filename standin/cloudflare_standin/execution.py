@@ -335,17 +335,30 @@ def _resolve_settings(account: AccountRef, info: GraphQLResolveInfo[Any]) -> Acc
 def _settings_resolver(spec: DatasetSpec) -> Callable[..., dict[str, Any]]:
     def resolve(account: AccountRef, info: GraphQLResolveInfo[Any]) -> dict[str, Any]:
         config: StandinConfig = info.context.config
-        missing = set(config.available_fields_missing.get(spec.name, ()))
-        return {
-            "enabled": (account.tag, spec.name) not in config.disabled,
-            "maxDuration": config.max_duration,
-            "maxPageSize": config.max_page_size,
-            "maxNumberOfFields": config.max_number_of_fields,
-            "notOlderThan": config.not_older_than,
-            "availableFields": [f for f in spec.available_fields if f not in missing],
-        }
+        return _settings_entry(
+            (account.tag, spec.name) not in config.disabled,
+            (config.max_duration, config.max_page_size, config.max_number_of_fields),
+            config.not_older_than,
+            [f for f in spec.available_fields
+             if f not in config.available_fields_missing.get(spec.name, ())],
+        )  # fmt: skip
 
     return resolve
+
+
+def _settings_entry(
+    enabled: bool, limits: tuple[int, int, int], not_older_than: int, available: list[str]
+) -> dict[str, Any]:
+    """One dataset's `settings` answer; limits: maxDuration, maxPageSize, maxNumberOfFields."""
+    max_duration, max_page_size, max_fields = limits
+    return {
+        "enabled": enabled,
+        "maxDuration": max_duration,
+        "maxPageSize": max_page_size,
+        "maxNumberOfFields": max_fields,
+        "notOlderThan": not_older_than,
+        "availableFields": available,
+    }
 
 
 def _dataset_resolver(spec: DatasetSpec) -> Callable[..., list[Any]]:
@@ -402,15 +415,12 @@ def _hourly_settings_resolver(spec: HourlySpec) -> Callable[..., dict[str, Any]]
     def resolve(account: AccountRef, info: GraphQLResolveInfo[Any]) -> dict[str, Any]:
         config: StandinConfig = info.context.config
         settings = config.hourly[spec.name]
-        missing = set(settings.available_fields_missing)
-        return {
-            "enabled": _hourly_enabled(config, account.tag, spec),
-            "maxDuration": settings.max_duration,
-            "maxPageSize": settings.max_page_size,
-            "maxNumberOfFields": settings.max_number_of_fields,
-            "notOlderThan": settings.not_older_than,
-            "availableFields": [f for f in spec.available_fields if f not in missing],
-        }
+        return _settings_entry(
+            _hourly_enabled(config, account.tag, spec),
+            (settings.max_duration, settings.max_page_size, settings.max_number_of_fields),
+            settings.not_older_than,
+            [f for f in spec.available_fields if f not in settings.available_fields_missing],
+        )
 
     return resolve
 
