@@ -189,3 +189,18 @@ def test_discovered_metric_columns_say_counts_and_sums_are_already_extrapolated(
                 assert "do not multiply by sample_interval" in text, text
                 checked += 1
     assert checked >= 2 * len(DATASETS)
+
+
+def test_discovered_cmcd_columns_give_their_units(tmp_path: Path) -> None:
+    # CMCD sends bitrate and throughput in kbps (Cloudflare's uint16 fields), durations in ms;
+    # a user reading bits/s would be 1,000 times off.
+    config = {"account_ids": [ACCOUNT_A], "api_token": "unused", "api_url": UNUSED_URL}
+    catalog = json.loads(_run("--discover", config=config, tmp_path=tmp_path))
+    cmcd = next(s for s in catalog["streams"] if s["tap_stream_id"] == "cmcd_hourly")
+    described = {name: c["description"] for name, c in cmcd["schema"]["properties"].items()}
+    for column in ("avg_encoded_bitrate", "avg_measured_throughput"):
+        assert "in kbps" in described[column], described[column]
+    for column in ("avg_buffer_starvation_duration", "buffer_starvation_duration_p90",
+                   "initial_buffer_starvation_duration_p50"):  # fmt: skip
+        assert "in milliseconds" in described[column], described[column]
+    assert "percentile" in described["buffer_starvation_duration_p90"]

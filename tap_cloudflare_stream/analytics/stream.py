@@ -88,12 +88,15 @@ def metric_description(metric: Metric) -> str:
             "recorded, 10 = about one in ten). It says how much the row's counts and sums are "
             "estimates; they are already extrapolated, so do not multiply them by it."
         )
+    unit = f", in {metric.unit}" if metric.unit else ""
     if metric.block in (None, "sum"):
         return (
-            f"{source}: Cloudflare's estimate for all events, already extrapolated when they "
-            "were sampled (do not multiply by sample_interval)."
+            f"{source}: Cloudflare's estimate for all events{unit}, already extrapolated when "
+            "they were sampled (do not multiply by sample_interval)."
         )
-    return f"{source}: average over the group's events."
+    if metric.block == "quantiles":
+        return f"{source}: percentile over the group's events{unit} (not additive)."
+    return f"{source}: average over the group's events{unit}."
 
 
 class DatasetStream(
