@@ -163,9 +163,10 @@ def expected_billing_monthly(loaded: Loaded) -> Rows:
     for (account, day), values in sorted(days.items()):
         month = day.replace(day=1)
         row = rows.setdefault(
-            (account, month), {"first_day": day, "minutes_delivered": 0, "storage_read_on": None}
+            (account, month),
+            {"first_loaded_day": day, "minutes_delivered": 0, "storage_read_on": None},
         )
-        row["last_day"] = day
+        row["last_loaded_day"] = day
         row["minutes_delivered"] += values["minutes_viewed"]
         if values["storage_read_on"] is not None and values["storage_read_on"] >= month:
             for column in ("total_storage_minutes", "total_storage_minutes_limit"):

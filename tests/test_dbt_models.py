@@ -24,10 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from cloudflare_standin import StandinConfig, StandinServer, expected_videos
+from cloudflare_standin import (
+    HOURLY_DATASETS,
+    HourlySettings,
+    StandinConfig,
+    StandinServer,
+    expected_videos,
+)
 from cloudflare_standin.data import account_videos
 
-from tests.fixtures_dbt import TRUTH, Loaded, assert_model
+from tests.fixtures_dbt import TRUTH, Loaded, assert_model, expected_billing_monthly
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
 from tests.fixtures_pg import PostgresServer
 from tests.standin import ACCOUNT_A, ACCOUNT_B, utc_today
@@ -74,15 +80,19 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
 ) -> None:
     require_plugins("tap-cloudflare-stream", "target-duckdb", "dbt-duckdb")
     today = utc_today() - datetime.timedelta(days=1)
-    start = today - datetime.timedelta(days=4)
+    # From before the last month's end: billing_monthly has a whole month and one in progress.
+    start = utc_today().replace(day=1) - datetime.timedelta(days=2)
     config = StandinConfig(
         accounts=[ACCOUNT_A, ACCOUNT_B],  # the demo environment's accounts
         seed=31,
         today=today,
-        rows_per_day=40,
+        rows_per_day=20,
         videos=8,
         tokens={"demo-token": None},
         rate_limit_queries=None,
+        # The hourly datasets keep 40 days here, so they are read from start_date too.
+        hourly={name: HourlySettings(not_older_than=40 * 86400) for name in HOURLY_DATASETS},
+        cmcd_sessions_per_hour=4,
     )
     warehouse = tmp_path / "warehouse.duckdb"
     env = {
@@ -104,11 +114,14 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
         )  # fmt: skip
     assert_dbt_passed(log)
     assert "is not loaded" not in log  # every raw table, the hourly ones too, came from the tap
-    assert_models_hold_the_truth(query, Loaded(config, first=start, read_on=utc_today()))
+    loaded = Loaded(config, first=start, read_on=utc_today())
+    assert_models_hold_the_truth(query, loaded)
+    months = expected_billing_monthly(loaded).values()
+    assert [m["in_progress"] for m in months].count(False) >= 1, "no whole month to test"
 
     printed = summary(warehouse)
     top = printed.split("Top 5 videos")[1].split("\n\n")[0]
-    names = {video["name"] for video in Loaded(config, start, utc_today()).videos().values()}
+    names = {video["name"] for video in loaded.videos().values()}
     assert any(name in top for name in names if name), top
     # CMCD bitrates are kbps: the stand-in's ladder is 400 to 6,000 kbit/s.
     rebuffering = printed.split("Rebuffering by video")[1].splitlines()[2:]

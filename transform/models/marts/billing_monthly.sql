@@ -35,8 +35,8 @@ months as (
     select
         account_id,
         month,
-        min(date) as first_day,
-        max(date) as last_day,
+        min(date) as first_loaded_day,
+        max(date) as last_loaded_day,
         sum(minutes_viewed) as minutes_delivered
     from days
     group by account_id, month
@@ -46,24 +46,24 @@ counted as (
     select
         months.account_id,
         months.month,
-        months.first_day,
-        months.last_day,
+        months.first_loaded_day,
+        months.last_loaded_day,
         months.minutes_delivered,
         {{ cloudflare_stream.month_of('latest.as_of') }} = months.month as in_progress,
         {{ dbt.datediff('months.month', dbt.dateadd('month', 1, 'months.month'), 'day') }}
             as days_in_month,
         {{ dbt.datediff('months.month', 'latest.as_of', 'day') }} + 1 as days_to_latest,
         -- the last day's storage is the last reading on or before it: this month's, if any
-        case when last_day.storage_read_on >= months.month
-            then last_day.storage_read_on end as storage_read_on,
-        case when last_day.storage_read_on >= months.month
-            then last_day.total_storage_minutes end as total_storage_minutes,
-        case when last_day.storage_read_on >= months.month
-            then last_day.total_storage_minutes_limit end as total_storage_minutes_limit
+        case when month_end.storage_read_on >= months.month
+            then month_end.storage_read_on end as storage_read_on,
+        case when month_end.storage_read_on >= months.month
+            then month_end.total_storage_minutes end as total_storage_minutes,
+        case when month_end.storage_read_on >= months.month
+            then month_end.total_storage_minutes_limit end as total_storage_minutes_limit
     from months
     inner join latest on latest.account_id = months.account_id
-    inner join days as last_day
-        on last_day.account_id = months.account_id and last_day.date = months.last_day
+    inner join days as month_end
+        on month_end.account_id = months.account_id and month_end.date = months.last_loaded_day
 ),
 
 priced as (
@@ -71,8 +71,8 @@ priced as (
         account_id,
         month,
         in_progress,
-        first_day,
-        last_day,
+        first_loaded_day,
+        last_loaded_day,
         days_in_month,
         case when in_progress then days_to_latest else days_in_month end as days_counted,
         minutes_delivered,
@@ -90,8 +90,8 @@ select
     account_id,
     month,
     in_progress,
-    first_day,
-    last_day,
+    first_loaded_day,
+    last_loaded_day,
     cast(days_counted as {{ dbt.type_bigint() }}) as days_counted,
     cast(days_in_month as {{ dbt.type_bigint() }}) as days_in_month,
     cast(minutes_delivered as {{ dbt.type_bigint() }}) as minutes_delivered,
