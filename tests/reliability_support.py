@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from singer_sdk.plugin_base import _ConfigInput
 
 from tap_cloudflare_stream.cloudflare.budget import WINDOW_SECONDS, RequestBudget
+from tap_cloudflare_stream.sdk_seam import ConfigInput
 from tap_cloudflare_stream.tap import TapCloudflareStream
 
 # Distinctive credentials: any of them in any output is a leak.
@@ -190,7 +190,7 @@ def invoke_tap(
     with contextlib.redirect_stdout(stdout), debug_log() as log:
         try:
             TapCloudflareStream.invoke(
-                config=_ConfigInput(config=config),
+                config=ConfigInput(config=config),
                 catalog=io.StringIO(catalog),
                 state=None if state is None else io.StringIO(json.dumps(state)),
             )

@@ -339,8 +339,9 @@ class DatasetStream(
                     pending.appendleft(moved)
                 number -= 1
                 continue
-            # A STATE message per window, so an interrupted run resumes near where it stopped.
-            self._write_state_message()
+            # A STATE after each window, as the cadence allows (records/state.py), so that an
+            # interrupted run resumes near where it stopped.
+            self.write_state_message()
         self.logger.info("%s: done, %d rows in %d windows.", self.where, self.rows_read, number)
 
     def _failed_token(self) -> SeekToken:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
@@ -102,6 +102,7 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
         self._listed = 0
         self._pages = 0
         self._skipped: list[str] = []
+        self._versioned = False  # this sync sends ACTIVATE_VERSION after its records
 
     @override
     @property
@@ -127,7 +128,7 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
     @property
     def emit_activate_version_messages(self) -> bool:
         # singer-sdk would send ACTIVATE_VERSION before the records; this stream sends it after
-        # them, in _sync_records, and only when every account was listed.
+        # them, in after_records, and only when every account was listed.
         return False
 
     @property
@@ -246,17 +247,17 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
             )
 
     @override
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Generator[dict[str, Any], Any, Any]:
-        versioned = self.tracks_deletions and context is None and write_messages
-        if versioned:
-            self._stream_version = int(time.time() * 1000)  # records carry it
+    def before_records(self, context: Context | None, *, write_messages: bool) -> None:
+        self._versioned = self.tracks_deletions and context is None and write_messages
+        if self._versioned:
+            self.stream_version = int(time.time() * 1000)  # records carry it
         self._skipped = []
-        yield from super()._sync_records(context, write_messages=write_messages)
-        if not versioned or not self.selected:
+
+    @override
+    def after_records(self, context: Context | None, *, write_messages: bool) -> None:
+        if not self._versioned or not self.selected:
             return
-        assert self._stream_version is not None
+        assert self.stream_version is not None
         if self._skipped:
             self.logger.warning(
                 "stream %s: not activating this run's table version, since account(s) %s were "
@@ -266,4 +267,4 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
                 ", ".join(self._skipped),
             )
             return
-        self._write_activate_version_message(self._stream_version)
+        self.write_activate_version_message(self.stream_version)
