@@ -19,7 +19,6 @@ its own:
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -203,7 +202,7 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
         if self._paginator is not None:
             items = self._paginator.fresh(items)
         self._listed += len(items)
-        today = datetime.datetime.now(datetime.timezone.utc).date()
+        today = self.parts.clock().date()  # the run's clock: storage_usage's `date`
         try:
             return [self.resource.record(self._account, item, today) for item in items]
         except ValueError as exc:
