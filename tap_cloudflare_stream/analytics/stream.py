@@ -175,7 +175,10 @@ class DatasetStream(
     def validate_response(self, response: requests.Response) -> None:
         # Decoded once here, inside the retried call, so that errors in an HTTP 200 are retried
         # or fail like any other; parse_response and the paginator read the cached page.
-        self._last_page = (response, read_answer(response, self._decoder.decode, self.where))
+        self._last_page = (
+            response,
+            read_answer(response, self._decoder.decode, self.where, self.session.permission),
+        )
 
     def _groups(self, response: requests.Response) -> list[Any]:
         if self._last_page is None or self._last_page[0] is not response:

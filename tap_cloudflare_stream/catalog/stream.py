@@ -162,7 +162,7 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
             raise StreamReadDeniedError(f"HTTP 403 for {self.where}", response)
         # Decoded once, inside the retried call: errors in an HTTP 200 are retried or fail like
         # any other; parse_response and the paginator read the cached page.
-        envelope = read_answer(response, decode_envelope, self.where)
+        envelope = read_answer(response, decode_envelope, self.where, self.session.permission)
         self._page = (response, self._items_of(envelope), envelope)
 
     def _items(self, response: requests.Response) -> list[Mapping[str, Any]]:
