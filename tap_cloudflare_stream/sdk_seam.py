@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
+# Drops the deselected properties from a catalog entry's schema (what Tap.setup_mapper uses).
+from singer_sdk.helpers._catalog import get_selected_schema
+
 # singer-sdk's STATE writer (what Tap.state_writer is): the paced cadence subclasses it.
 from singer_sdk.helpers._state import StateWriter
+from singer_sdk.mapper import PluginMapper
 
 # The parsed --config files (the type of Tap.cb_config's answer).
 from singer_sdk.plugin_base import _ConfigInput as ConfigInput
@@ -52,6 +56,22 @@ class SeamTap(Tap):
     def on_termination_signal(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM or SIGINT arrived; by default singer-sdk's handler."""
         super()._handle_termination(signum, frame)
+
+    @override
+    def setup_mapper(self) -> None:
+        # Public, but here for its private helper. Why: singer-sdk 0.54 registers a deselected
+        # stream with its selected schema, which has no properties, so a stream map that names
+        # the stream fails with "Invalid key properties" (meltano/sdk#1942, fixed upstream by
+        # meltano/sdk#3046 the same way): a deselected stream is registered with its whole
+        # schema. Its records are never read.
+        self.mapper = PluginMapper(plugin_config=dict(self.config), logger=self.logger)
+        for entry in self.catalog.streams:
+            name = entry.stream or entry.tap_stream_id
+            schema = entry.schema.to_dict()
+            mask = entry.metadata.resolve_selection()
+            if mask[()]:
+                schema = get_selected_schema(name, schema, mask)
+            self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
