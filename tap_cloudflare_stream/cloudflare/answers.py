@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import requests
@@ -51,8 +51,8 @@ ANALYTICS_PERMISSION = "Account Analytics: Read"  # GraphQL Analytics
 STREAM_PERMISSION = "Stream: Read"  # Stream's REST catalog
 
 
-class GraphQLError(msgspec.Struct):
-    """One entry of the `errors` list; only the message matters to the tap."""
+class ErrorEntry(msgspec.Struct):
+    """One entry of an `errors` list (GraphQL or REST); only the message matters to the tap."""
 
     message: str = ""
 
@@ -60,7 +60,16 @@ class GraphQLError(msgspec.Struct):
 class _Envelope(msgspec.Struct):
     """The outer shape of any answer, read when the typed decode fails."""
 
-    errors: list[GraphQLError] | None = None
+    errors: list[ErrorEntry] | None = None
+
+
+class RestEnvelope(msgspec.Struct):
+    """Cloudflare's REST (v4) envelope; `result` stays plain JSON for the caller to read."""
+
+    success: bool | None = None
+    errors: list[ErrorEntry] | None = None
+    result: Any = None
+    total: int | None = None
 
 
 @dataclass
@@ -70,6 +79,17 @@ class Answer(Generic[T]):
     content: T | None
     errors: list[str]
     data_present: bool
+
+
+def decode_rest_envelope(content: bytes) -> Answer[RestEnvelope]:
+    """A REST answer: the envelope, its error messages, or no data (retried, then an error)."""
+    envelope = msgspec.json.decode(content, type=RestEnvelope)
+    messages = [e.message for e in envelope.errors or [] if e.message]
+    if envelope.success is False and messages:
+        return Answer(None, messages, False)
+    if envelope.success is not True or envelope.result is None:
+        return Answer(None, [], False)  # `success: false` without errors, or `result: null`
+    return Answer(envelope, [], True)
 
 
 def error_messages(content: bytes) -> list[str] | None:
