@@ -34,12 +34,13 @@ from tap_cloudflare_stream.settings import SettingsError, parse_settings
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.catalog_contract import live_input_record, storage_record, video_record
 from tests.conftest import StartStandin
-from tests.reliability_support import CompressedClock, catalog_for, compress_time
+from tests.reliability_support import CompressedClock, compress_time
 from tests.standin import (
     ACCOUNT_A,
     ACCOUNT_B,
     TOKEN,
     SyncResult,
+    catalog_for,
     sync,
     tap_config,
     utc_today,

@@ -21,10 +21,9 @@ from tests.reliability_support import (
     RecordingProxy,
     assert_no_secrets,
     assert_one_error_line,
-    catalog_for,
     run_cli,
 )
-from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, days_ago, tap_config
+from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, catalog_for, days_ago, tap_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
