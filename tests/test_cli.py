@@ -23,7 +23,7 @@ from tests.reliability_support import (
     assert_one_error_line,
     run_cli,
 )
-from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, days_ago, tap_config
+from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, catalog_for, days_ago, tap_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
@@ -138,6 +138,28 @@ def test_connection_test_passes_and_fails_like_a_run(
     line = assert_one_error_line(refused.stderr)
     assert "Account Analytics: Read" in line
     assert_no_secrets(passed.stdout, passed.stderr, refused.stdout, refused.stderr)
+
+
+@pytest.mark.parametrize(
+    ("stream", "permission", "other"),
+    [
+        ("minutes_viewed", "Account Analytics: Read", "Stream: Read"),
+        ("videos", "Stream: Read", "Account Analytics: Read"),
+    ],
+)
+def test_a_refused_token_names_the_permission_of_its_api_family(
+    start_standin: StartStandin, tmp_path: Path, stream: str, permission: str, other: str
+) -> None:
+    server = start_standin(**STANDIN_CREDENTIALS, accounts=[ACCOUNT_A])
+    config = tap_config(server.url, account_ids=[ACCOUNT_A], api_token=WRONG_TOKEN)
+    config["start_date"] = days_ago(1).isoformat()
+    refused = run_cli(tmp_path, config, catalog=catalog_for(config, [stream]))
+    assert refused.returncode == 1
+    line = assert_one_error_line(refused.stderr)
+    assert "HTTP 401" in line or "Unauthorized" in line or "Authentication error" in line, line
+    assert f"account {ACCOUNT_A}" in line
+    assert permission in line
+    assert other not in line
 
 
 @pytest.mark.parametrize(

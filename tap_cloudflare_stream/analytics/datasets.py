@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Literal
 
-JsonType = Literal["string", "integer", "number"]
+JsonType = Literal["string", "integer", "number"]  # names of cloudflare.columns
 Block = Literal["sum", "avg", "uniq", "quantiles"]
 # The aggregate blocks a query may select, in the order queries and decoders list them.
 BLOCKS: tuple[Block, ...] = ("sum", "avg", "uniq", "quantiles")
