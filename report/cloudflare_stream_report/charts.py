@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import decimal
+import math
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -63,8 +65,17 @@ def spec(chart: alt.TopLevelMixin, description: str) -> dict[str, Any]:
 
 
 def data(rows: list[dict[str, Any]]) -> alt.InlineData:
-    """Rows as inline data (JSON values, already in the types the encodings declare)."""
-    return alt.InlineData(values=rows)
+    """Rows as inline data: dates already ISO strings; a NaN or infinity becomes null."""
+    return alt.InlineData(values=[{k: _json_value(v) for k, v in row.items()} for row in rows])
+
+
+def _json_value(value: Any) -> Any:
+    """A value JSON can hold: DECIMAL as a float, a non-finite float as None."""
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def day_axis(days: int, title: str | None = None) -> alt.X:

@@ -61,6 +61,7 @@ def javascript() -> tuple[str, str]:
 
 
 def _e(text: object) -> str:
+    """Text escaped for HTML (element content and attribute values)."""
     return html.escape(str(text), quote=True)
 
 

@@ -57,9 +57,10 @@ FROM {s}.account_daily
 WHERE (account_id, date) IN
     (SELECT (account_id, max(date)) FROM {s}.account_daily GROUP BY account_id)
 """
+# The latest month in progress (an account whose data stops earlier has an earlier one).
 BILL = """
-SELECT sum(projected_cost_usd) AS usd, any_value(month) AS month
-FROM {s}.billing_monthly WHERE in_progress
+SELECT sum(projected_cost_usd) AS usd, any_value(month) AS month FROM {s}.billing_monthly
+WHERE in_progress AND month = (SELECT max(month) FROM {s}.billing_monthly WHERE in_progress)
 """
 
 
@@ -83,7 +84,7 @@ def sections(wh: Warehouse) -> list[Section]:
 def tiles(wh: Warehouse) -> list[Tile]:
     """The headline figures: the last 7 days, the storage as last read, the bill this month.
 
-    None when the models cannot be read as expected: the sections say why.
+    No tiles when the models cannot be read as expected: the sections say why.
     """
     try:
         return _tiles(wh)
@@ -92,6 +93,7 @@ def tiles(wh: Warehouse) -> list[Tile]:
 
 
 def _tiles(wh: Warehouse) -> list[Tile]:
+    """The tiles whose models are ready."""
     out: list[Tile] = []
     if wh.status("account_daily") is Status.READY:
         week = wh.rows(WEEK)[0]

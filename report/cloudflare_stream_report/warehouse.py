@@ -9,6 +9,8 @@ from typing import Any
 
 import duckdb
 
+from cloudflare_stream_report.fmt import first_line
+
 # The models the report reads (transform/models), in the schema dbt builds them in.
 MODELS = (
     "account_daily",
@@ -52,8 +54,7 @@ class Warehouse:
         try:
             self._con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as error:
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise WarehouseError(f"{path}: cannot open it read-only: {first}") from None
+            raise WarehouseError(f"{path}: cannot open it read-only: {first_line(error)}") from None
         self.path = path
         self.schema = schema
         self._status: dict[str, Status] = {}
