@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         "--hourly-disabled", action="append", default=[], choices=HOURLY_DATASET_NAMES,
         help="an hourly dataset every account has enabled: false for (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--hourly-late-seconds", type=int, default=0,
+        help="late-arriving hourly events: some reach the server up to this long after they "
+        "happened, so an hour grows after it ended (default 0: none)",
+    )  # fmt: skip
     return parser
 
 
@@ -112,6 +117,7 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
         rate_limit_retry_after=args.rate_limit_retry_after,
     )
     config.now = args.now
+    config.hourly_late_seconds = args.hourly_late_seconds
     for name, settings in config.hourly.items():
         settings.enabled = name not in args.hourly_disabled
         settings.max_duration = args.hourly_max_duration

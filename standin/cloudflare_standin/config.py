@@ -118,6 +118,10 @@ class StandinConfig:
     cmcd_sessions_per_hour: int = 12  # mean viewing sessions per account and hour
     cmcd_viewers: int = 30  # distinct viewers per account
     live_inputs: int = 2  # live inputs per account, REST and analytics (data.live_input_uids)
+    # Late-arriving hourly events: this share of them reaches the server 1..hourly_late_seconds
+    # after it happened (0: every event at once), so an hour grows after it ended.
+    hourly_late_seconds: int = 0
+    hourly_late_fraction: float = 0.3
     # Query cost (issue 12): a query over more than `heavy_query_seconds` of time, or asking
     # more than `heavy_query_limit` rows, answers 429 `heavy_query_message` (None: no check).
     heavy_query_seconds: int | None = None

@@ -234,8 +234,7 @@ class DatasetStream(
         settings = self.tap_settings
         start_date = day_start(settings.start_date) if settings.start_date else None
         if bookmark:
-            # lookback_days is a duration: 2 days before 14:00 is 14:00 two days earlier.
-            first = bookmark - datetime.timedelta(days=settings.lookback_days)
+            first = bookmark - self._lookback()
             if start_date:
                 first = max(first, start_date)
         else:
@@ -250,6 +249,16 @@ class DatasetStream(
             )
             first = oldest
         return first
+
+    def _lookback(self) -> datetime.timedelta:
+        """What is read again before the bookmark: lookback_days, or for hours the hours setting.
+
+        The bookmarked step itself is always read again: it was the current, incomplete one
+        when the last run read it.
+        """
+        if self.dataset.time_key.step >= DAY:
+            return datetime.timedelta(days=self.tap_settings.lookback_days)
+        return datetime.timedelta(hours=self.tap_settings.hourly_lookback_hours)
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -279,7 +288,8 @@ class DatasetStream(
         state = self.get_context_state(context)
         bookmark = self._bookmark(state.get("replication_key_value"))
         start = self._start(bookmark, oldest)
-        windows = split_windows(start, stop, limits.max_duration, key.step)
+        # Hours break at multiples of maxDuration, so that a day costs the same at any time.
+        windows = split_windows(start, stop, limits.max_duration, key.step, aligned=key.step < DAY)
         if not windows:
             self.logger.info(
                 "%s: nothing to read (%s is after %s).",
