@@ -16,7 +16,7 @@ from cloudflare_standin import Fault
 
 from bench.budget import SimulatedClock, max_in_window
 from tap_cloudflare_stream.cloudflare.answers import CloudflareRateLimitError, classify
-from tap_cloudflare_stream.cloudflare.budget import RequestBudget
+from tap_cloudflare_stream.cloudflare.budget import AccountBudgets, RequestBudget
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.settings import parse_settings
 from tap_cloudflare_stream.tap import TapCloudflareStream
@@ -154,12 +154,6 @@ def test_account_based_limiting_keeps_one_budget_per_account(
         rate_limit_lockout=300.0,
     )
     monkeypatch.setattr(RetryPolicy, "MAX_TRIES", 1)  # a refusal ends the run at once
-    real_init = RequestBudget.__init__
-
-    def on_the_clock(self: RequestBudget, limit: int, window: float = WINDOW, **_: object) -> None:
-        real_init(self, limit, window, clock=clock.time, sleep=clock.sleep)
-
-    monkeypatch.setattr(RequestBudget, "__init__", on_the_clock)
     config = tap_config(
         server.url,
         start_date=days_ago(9).isoformat(),
@@ -168,6 +162,10 @@ def test_account_based_limiting_keeps_one_budget_per_account(
         account_based_rate_limit=True,
     )
     tap = TapCloudflareStream(config=config, validate_config=True)
+    # One budget per account, on the simulated clock.
+    tap.api.graphql.account_budgets = AccountBudgets(
+        budget, WINDOW, clock=clock.time, sleep=clock.sleep
+    )
     with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
         tap.sync_all()
 
