@@ -127,6 +127,14 @@ class StandinConfig:
     heavy_query_seconds: int | None = None
     heavy_query_limit: int | None = None
     heavy_query_message: str = "query consumed excessive resources, please try a smaller query"
+    # Schema changes (issue 25), as if Cloudflare had retired them: dataset nodes gone from
+    # `account` and `settings`, and per dataset the fields gone from its types, named as
+    # availableFields names them ("dimensions.deviceBrowser", "sum.timeViewedMinutes", "count").
+    # A query naming them fails GraphQL validation (HTTP 400, graphql-core's message).
+    retired_datasets: set[str] = field(default_factory=set)
+    retired_fields: dict[str, list[str]] = field(default_factory=dict)
+    retired_settings_fields: set[str] = field(default_factory=set)  # of `Settings`: "maxDuration"
+    retired_nodes: set[str] = field(default_factory=set)  # gone from `account`, kept in settings
     # Additions beyond the agreed interface:
     fast_path: bool = True  # False forces every query through the generic engine (tests)
     # Stream's REST catalog (catalog.py, rest.py):
