@@ -13,13 +13,14 @@ from typing import Any
 
 from tap_cloudflare_stream.analytics.datasets import Dataset
 from tap_cloudflare_stream.analytics.limits import AccountLimits
+from tap_cloudflare_stream.analytics.schema_changes import SchemaChanges
 from tap_cloudflare_stream.analytics.windows import utc_now
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI
 from tap_cloudflare_stream.settings import TapSettings, parse_settings
 
 
 class RunParts:
-    """Settings, the API sessions and the accounts' limits of one run."""
+    """Settings, the API sessions, the accounts' limits and the schema changes of one run."""
 
     def __init__(
         self, config: Mapping[str, Any], selected_datasets: Callable[[], Sequence[Dataset]]
@@ -28,6 +29,8 @@ class RunParts:
         self._selected_datasets = selected_datasets
         # The run's clock (UTC, aware): "today", the retention floor and the current hour.
         self.clock: Callable[[], datetime.datetime] = utc_now
+        # Datasets Cloudflare retired (skipped) and streams missing fields (failed at the end).
+        self.schema_changes = SchemaChanges()
 
     @cached_property
     def settings(self) -> TapSettings:
@@ -47,4 +50,6 @@ class RunParts:
     @cached_property
     def account_limits(self) -> AccountLimits:
         """Each account's dataset settings, read once per run for the selected datasets."""
-        return AccountLimits(self.api.graphql, self.settings.api_url, self._selected_datasets)
+        return AccountLimits(
+            self.api.graphql, self.settings.api_url, self._selected_datasets, self.schema_changes
+        )

@@ -118,11 +118,23 @@ class StandinConfig:
     cmcd_sessions_per_hour: int = 12  # mean viewing sessions per account and hour
     cmcd_viewers: int = 30  # distinct viewers per account
     live_inputs: int = 2  # live inputs per account, REST and analytics (data.live_input_uids)
+    # Late-arriving hourly events: this share of them reaches the server 1..hourly_late_seconds
+    # after it happened (0: every event at once), so an hour grows after it ended.
+    hourly_late_seconds: int = 0
+    hourly_late_fraction: float = 0.3
     # Query cost (issue 12): a query over more than `heavy_query_seconds` of time, or asking
     # more than `heavy_query_limit` rows, answers 429 `heavy_query_message` (None: no check).
     heavy_query_seconds: int | None = None
     heavy_query_limit: int | None = None
     heavy_query_message: str = "query consumed excessive resources, please try a smaller query"
+    # Schema changes (issue 25), as if Cloudflare had retired them: dataset nodes gone from
+    # `account` and `settings`, and per dataset the fields gone from its types, named as
+    # availableFields names them ("dimensions.deviceBrowser", "sum.timeViewedMinutes", "count").
+    # A query naming them fails GraphQL validation (HTTP 400, graphql-core's message).
+    retired_datasets: set[str] = field(default_factory=set)
+    retired_fields: dict[str, list[str]] = field(default_factory=dict)
+    retired_settings_fields: set[str] = field(default_factory=set)  # of `Settings`: "maxDuration"
+    retired_nodes: set[str] = field(default_factory=set)  # gone from `account`, kept in settings
     # Additions beyond the agreed interface:
     fast_path: bool = True  # False forces every query through the generic engine (tests)
     # Stream's REST catalog (catalog.py, rest.py):

@@ -311,7 +311,7 @@ class StandinServer:
             return _error_reply(400, "error parsing args: variables must be an object"), fault
         if operation is not None and not isinstance(operation, str):
             return _error_reply(400, "error parsing args: operationName must be a string"), fault
-        errors = validation_errors(document)
+        errors = validation_errors(document, config)
         if errors:
             body = {"data": None, "errors": [error_entry(e.message) for e in errors]}
             return _json_reply(400, body, error=errors[0].message), fault
