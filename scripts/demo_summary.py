@@ -116,16 +116,15 @@ def print_models(con: duckdb.DuckDBPyConnection, models: str) -> None:
         print(f"  {date!s:<12}{int(views):>8}{int(player):>12}{int(billed):>12}{int(videos):>8}"
               f"{_fmt(stored, '.0f'):>12}")  # fmt: skip
 
-    print(f"\nRebuffering by video, last 7 days ({models}.video_delivery_hourly, CMCD):")
+    print(f"\nRebuffering by video, last 7 days ({models}.video_delivery_daily, CMCD):")
     rows = con.execute(
-        "SELECT coalesce(any_value(v.name), d.video_id), sum(d.requests), "
-        "sum(d.milliseconds_viewed) / 60000, "
-        "sum(d.buffer_starvation_milliseconds) / nullif(sum(d.milliseconds_viewed), 0), "
-        "sum(d.avg_encoded_bitrate * d.requests) / nullif(sum(d.requests), 0) "
-        f"FROM {models}.video_delivery_hourly AS d LEFT JOIN {models}.stg_videos AS v "
-        "ON v.account_id = d.account_id AND v.uid = d.video_id "
-        "WHERE d.datetime_hour >= ?::DATE - 6 "
-        "GROUP BY d.account_id, d.video_id ORDER BY 4 DESC NULLS LAST, 1 LIMIT 5",
+        "SELECT coalesce(any_value(name), video_id), sum(requests), "
+        "sum(milliseconds_viewed) / 60000, "
+        "sum(buffer_starvation_milliseconds) / nullif(sum(milliseconds_viewed), 0), "
+        # a mean over the week: the daily means weighted by their requests (kbps, as CMCD)
+        "sum(avg_encoded_bitrate_kbps * requests) / nullif(sum(requests), 0) "
+        f"FROM {models}.video_delivery_daily WHERE {week} "
+        "GROUP BY account_id, video_id ORDER BY 4 DESC NULLS LAST, 1 LIMIT 5",
         [last],
     ).fetchall()
     if not rows:
@@ -133,9 +132,22 @@ def print_models(con: duckdb.DuckDBPyConnection, models: str) -> None:
     else:
         print(f"  {'video':<34}{'requests':>10}{'watch min':>11}{'rebuffering':>13}"
               f"{'kbit/s':>9}")  # fmt: skip
-    for video, requests, minutes, ratio, bitrate in rows:
+    for video, requests, minutes, ratio, kbps in rows:
         print(f"  {video:<34}{int(requests):>10}{_fmt(minutes, '.0f'):>11}"
-              f"{_fmt(ratio, '.2%'):>13}{_fmt(bitrate and bitrate / 1000, '.0f'):>9}")  # fmt: skip
+              f"{_fmt(ratio, '.2%'):>13}{_fmt(kbps, '.0f'):>9}")  # fmt: skip
+
+    print(f"\nEstimated Stream bill ({models}.billing_monthly, list prices, USD):")
+    print(f"  {'account':<10}{'month':<9}{'delivered min':>15}{'delivery':>10}{'storage':>10}"
+          f"{'total':>10}{'projected':>11}")  # fmt: skip
+    for account, month, in_progress, minutes, delivery, storage, total, projected in con.execute(
+        "SELECT account_id, month, in_progress, minutes_delivered, delivery_cost_usd, "
+        f"storage_cost_usd, cost_usd, projected_cost_usd FROM {models}.billing_monthly "
+        "ORDER BY month DESC, account_id LIMIT 4"
+    ).fetchall():
+        mark = "*" if in_progress else " "
+        print(f"  {account[:8]:<10}{month:%Y-%m}{mark:<2}{minutes:>15}{delivery:>10.2f}"
+              f"{_fmt(storage, '.2f'):>10}{total:>10.2f}{projected:>11.2f}")  # fmt: skip
+    print("  (* in progress: projected linearly to the month's end; storage is the storage bought)")
 
 
 def _fmt(value: object, spec: str) -> str:

@@ -33,7 +33,7 @@ from tap_cloudflare_stream.run import RunParts
 from tap_cloudflare_stream.settings import CONFIG_SCHEMA, SettingsError, TapSettings
 
 if TYPE_CHECKING:
-    from singer_sdk.plugin_base import _ConfigInput
+    from tap_cloudflare_stream.sdk_seam import ConfigInput
 
 RESUME_HINT = "the state written so far lets the next run resume"
 
@@ -72,18 +72,16 @@ class TapCloudflareStream(TapOutput, Tap):
         return streams + [CatalogStream(self, resource, self.parts) for resource in RESOURCES]
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def settings_errors(self) -> list[str]:
         # Our own checks run first: their messages name the setting and never echo a secret,
         # unlike a JSON-schema error, which prints the offending value.
         try:
             settings = self.settings
         except SettingsError as exc:
-            if raise_errors:
-                raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
             return [str(exc)]
         for warning in settings.warnings:
             self.logger.warning(warning)
-        return super()._validate_config(raise_errors=raise_errors)
+        return []
 
     @override
     @classmethod
@@ -103,7 +101,7 @@ class TapCloudflareStream(TapOutput, Tap):
     @classmethod
     def cb_config(
         cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
-    ) -> _ConfigInput:
+    ) -> ConfigInput:
         # Reads the --config files: a missing or broken file is one line too.
         with cls._one_error_line():
             return super().cb_config(ctx, param, value)

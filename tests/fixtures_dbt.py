@@ -1,183 +1,87 @@
-"""The dbt project's tests: raw tables the tap does not load yet, and the models' expected rows.
+"""The dbt models' truth: what each model must hold once the real pipeline loaded the stand-in.
 
-The catalog streams (`videos`, `live_inputs`, `storage_usage`) are loaded by the real pipeline;
-`loaded_catalog` says what the models must see of them, from the stand-in's catalog.
-UNTIL THE HOURLY STREAMS LAND: `cmcd_hourly` and `live_input_events_hourly` are not streams of
-the tap yet, so `create_pending_tables` writes a few hand-made rows into them, following the
-streams' documented contract (columns and types as the loaders make them). When those streams
-exist, load them through the real pipeline instead and delete `create_pending_tables` and
-PENDING_* below: the rest of this module (the truth of the loaded streams, summed to each
-model's grain) stays as it is.
+Every expected row is computed from the stand-in's own data, never from the models' SQL: the
+daily streams' rows (`expected_records`), the REST catalog (`expected_videos`,
+`expected_live_inputs`, `expected_storage_usage`) and, for the hour-grained streams, the
+generated events themselves (`delivery_totals`, `live_input_totals`). `assert_model` reads a
+model back from the warehouse and compares it with them, row by row and column by column.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime
+import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cloudflare_standin import StandinConfig, expected_storage_usage, expected_videos
-from cloudflare_standin.data import account_videos
+from cloudflare_standin import (
+    StandinConfig,
+    delivery_totals,
+    expected_live_inputs,
+    expected_storage_usage,
+    expected_videos,
+    live_input_totals,
+)
 
 from tests.standin import expected_records
 
-# execute(sql, rows): run a statement once, or once per row of parameters (?-placeholders).
-Execute = Callable[[str, Sequence[Sequence[Any]]], None]
-
-# Column types per loader flavour: "duckdb" as target-duckdb makes them (dates as VARCHAR),
-# "postgres" as target-postgres does (with its _sdc_deleted_at metadata column).
-_TYPES = {
-    "duckdb": {"string": "VARCHAR", "float": "DOUBLE", "integer": "BIGINT", "date": "VARCHAR",
-               "timestamp": "TIMESTAMP", "boolean": "BOOLEAN", "json": "JSON"},
-    "postgres": {"string": "VARCHAR", "float": "DOUBLE PRECISION", "integer": "BIGINT",
-                 "date": "DATE", "timestamp": "TIMESTAMP", "boolean": "BOOLEAN",
-                 "json": "JSONB"},
-}  # fmt: skip
-
-PENDING_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "cmcd_hourly": [
-        ("account_id", "string"), ("datetime_hour", "timestamp"), ("video_id", "string"),
-        ("country", "string"), ("stream_type", "string"), ("streaming_format", "string"),
-        ("requests", "integer"), ("milliseconds_viewed", "integer"), ("viewers", "integer"),
-        ("avg_buffer_length", "float"), ("avg_buffer_starvation_duration", "float"),
-        ("avg_encoded_bitrate", "float"), ("avg_initial_buffer_starvation_duration", "float"),
-        ("avg_measured_throughput", "float"),
-        ("buffer_starvation_duration_p50", "float"), ("buffer_starvation_duration_p90", "float"),
-        ("buffer_starvation_duration_p99", "float"),
-        ("initial_buffer_starvation_duration_p50", "float"),
-        ("initial_buffer_starvation_duration_p90", "float"),
-        ("initial_buffer_starvation_duration_p99", "float"),
-    ],
-    "live_input_events_hourly": [
-        ("account_id", "string"), ("datetime_hour", "timestamp"), ("input_id", "string"),
-        ("event_code", "string"), ("segments", "integer"), ("avg_bit_rate", "float"),
-        ("avg_gop_byte_size", "float"), ("avg_gop_duration", "float"),
-        ("avg_gop_upload_time", "float"), ("avg_upload_duration_ratio", "float"),
-    ],
-}  # fmt: skip
+Query = Callable[[str], list[tuple[Any, ...]]]
+Rows = dict[tuple[Any, ...], dict[str, Any]]
+MODELS = "analytics"  # the dbt utilities' `schema` setting in meltano.yml
+# Cloudflare's list prices, the models' defaults: USD per 1,000 minutes delivered and stored.
+USD_PER_1000_DELIVERED = 1.0
+USD_PER_1000_STORED = 5.0
+_FAR = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
 
 
-Catalog = dict[tuple[str, str], tuple[str | None, str | None, float | None]]
+@dataclass(frozen=True)
+class Loaded:
+    """What a pipeline run read from a stand-in (its catalog as the stand-in has it now)."""
+
+    config: StandinConfig
+    first: datetime.date  # start_date: the daily streams' first day, the hourly ones' 00:00
+    read_on: datetime.date  # the day the tap ran: storage_usage's one reading
+
+    @property
+    def last(self) -> datetime.date:
+        """The stand-in's today: the last day with data."""
+        assert self.config.today is not None, "the stand-in's today must be fixed"
+        return self.config.today
+
+    @property
+    def start(self) -> datetime.datetime:
+        """00:00 UTC of the first day: where the hourly streams start."""
+        return datetime.datetime.combine(self.first, datetime.time(), datetime.timezone.utc)
+
+    def videos(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(account, uid) -> name, creator, duration of every current video."""
+        out = {}
+        for account in self.config.accounts:
+            for video in expected_videos(self.config, account):
+                duration = video.get("duration")
+                meta = video.get("meta")
+                out[(account, video["uid"])] = {
+                    "name": meta.get("name") if isinstance(meta, dict) else None,
+                    "creator": video.get("creator"),
+                    "duration": duration if isinstance(duration, float) and duration >= 0 else None,
+                }
+        return out
+
+    def live_input_names(self) -> dict[tuple[str, str], str | None]:
+        """(account, input uid) -> meta.name of every current live input."""
+        return {
+            (account, item["uid"]): item["meta"].get("name")
+            for account in self.config.accounts
+            for item in expected_live_inputs(self.config, account)
+        }
 
 
-@dataclass
-class PendingTables:
-    """What the models must see: the catalog and storage as loaded, and the hand-made raw rows."""
-
-    catalog: Catalog
-    cmcd: list[dict[str, Any]]
-    storage: list[dict[str, Any]]
-
-
-def loaded_catalog(config: StandinConfig, read_on: datetime.date) -> tuple[Catalog, list[Any]]:
-    """(current videos -> (name, creator, duration or None), storage readings) of the stand-in.
-
-    What stg_videos and account_daily must show once the tap loaded the catalog streams on
-    `read_on` (storage_usage keeps one reading per account and UTC day).
-    """
-    catalog: Catalog = {}
-    storage = []
-    for account in config.accounts:
-        for video in expected_videos(config, account):
-            duration = video.get("duration")
-            known = duration if isinstance(duration, float) and duration >= 0 else None
-            meta = video.get("meta")
-            name = meta.get("name") if isinstance(meta, dict) else None
-            catalog[(account, video["uid"])] = (name, video.get("creator"), known)
-        usage = expected_storage_usage(config, account)
-        storage.append(
-            {"account_id": account, "date": read_on,
-             "total_storage_minutes": usage["totalStorageMinutes"],
-             "video_count": usage["videoCount"]}
-        )  # fmt: skip
-    return catalog, storage
-
-
-def create_pending_tables(
-    execute: Execute, flavour: str, schema: str, config: StandinConfig, read_on: datetime.date
-) -> PendingTables:
-    """Create and fill the raw tables of the not-yet-landed hourly streams (module docstring).
-
-    The catalog comes from the stand-in (`loaded_catalog`), as the tap loads it on `read_on`.
-    """
-    types = _TYPES[flavour]
-    execute(f"CREATE SCHEMA IF NOT EXISTS {schema}", [])
-    for table, declared in PENDING_COLUMNS.items():
-        ddl = [f"{name} {types[kind]}" for name, kind in declared]
-        execute(f"CREATE TABLE {schema}.{table} ({', '.join(ddl)})", [])
-
-    day = config.today
-    assert day is not None, "the stand-in's today must be fixed"
-    catalog, storage = loaded_catalog(config, read_on)
-    first_account = config.accounts[0]
-    top = sorted(account_videos(config.seed, first_account, config.videos).uids)
-    hour = datetime.datetime(day.year, day.month, day.day, 10)
-    cmcd: list[dict[str, Any]] = []
-    # Two videos over two hours, each split by country and streaming format, so the model's
-    # grain sums several raw rows.
-    for offset, uid, country, fmt, requests, viewed, starvation, bitrate in [
-        (0, top[0], "US", "h", 120, 600_000, 40.0, 2_500_000.0),
-        (0, top[0], "US", "d", 30, 90_000, 200.0, 1_200_000.0),
-        (0, top[0], "DE", "h", 50, 250_000, 0.0, 4_000_000.0),
-        (0, top[4], "US", "h", 10, 20_000, 500.0, 800_000.0),
-        (1, top[0], "US", "h", 80, 400_000, 25.0, 3_000_000.0),
-        (1, top[4], "FR", "d", 40, 160_000, 75.5, 1_500_000.0),
-        (1, top[4], "FR", "h", 60, 0, 10.0, 2_000_000.0),
-    ]:
-        cmcd.append(
-            {"account_id": first_account, "datetime_hour": hour + datetime.timedelta(hours=offset),
-             "video_id": uid, "country": country, "stream_type": "v", "streaming_format": fmt,
-             "requests": requests, "milliseconds_viewed": viewed, "viewers": requests // 3,
-             "avg_buffer_length": 8000.0, "avg_buffer_starvation_duration": starvation,
-             "avg_encoded_bitrate": bitrate, "avg_initial_buffer_starvation_duration": 300.0,
-             "avg_measured_throughput": 9_000_000.0,
-             "buffer_starvation_duration_p50": 0.0, "buffer_starvation_duration_p90": 150.0,
-             "buffer_starvation_duration_p99": 900.0,
-             "initial_buffer_starvation_duration_p50": 200.0,
-             "initial_buffer_starvation_duration_p90": 700.0,
-             "initial_buffer_starvation_duration_p99": 1500.0}
-        )  # fmt: skip
-
-    live_events = [
-        {"account_id": first_account, "datetime_hour": hour, "input_id": "1" * 32,
-         "event_code": "ok", "segments": 900, "avg_bit_rate": 4_000_000.0,
-         "avg_gop_byte_size": 900_000.0, "avg_gop_duration": 2.0, "avg_gop_upload_time": 0.4,
-         "avg_upload_duration_ratio": 0.2}
-    ]  # fmt: skip
-
-    tables = {"cmcd_hourly": cmcd, "live_input_events_hourly": live_events}
-    for table, rows in tables.items():
-        columns = [name for name, _ in PENDING_COLUMNS[table]]
-        values = [[_as_loaded(row.get(c), flavour) for c in columns] for row in rows]
-        placeholder = "?" if flavour == "duckdb" else "%s"
-        execute(
-            f"INSERT INTO {schema}.{table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([placeholder] * len(columns))})",
-            values,
-        )
-    return PendingTables(catalog=catalog, cmcd=cmcd, storage=storage)
-
-
-def _as_loaded(value: Any, flavour: str) -> Any:
-    """A value as the loader would store it (target-duckdb keeps dates as text)."""
-    if flavour == "duckdb" and type(value) is datetime.date:
-        return value.isoformat()
-    return value
-
-
-# --- The truth: the four loaded streams, summed to the models' grains --------------------------
-
-
-def expected_video_daily(
-    config: StandinConfig,
-    first: datetime.date,
-    last: datetime.date,
-    catalog: Catalog,
-) -> dict[tuple[str, datetime.date, str], dict[str, Any]]:
-    """video_daily as the stand-in's rows say it must be: (account, date, uid) -> columns."""
-    sums: dict[tuple[str, datetime.date, str], dict[str, int]] = defaultdict(
+def expected_video_daily(loaded: Loaded) -> Rows:
+    """video_daily: the four daily streams' rows summed per (account, date, uid)."""
+    sums: dict[tuple[Any, ...], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(
             ("views", "time_viewed_minutes", "minutes_viewed", "buffer_events", "quality_changes"),
             0,
@@ -189,24 +93,27 @@ def expected_video_daily(
         ("video_quality_events", ("quality_changes",)),
         ("minutes_viewed", ("minutes_viewed",)),
     ]:
-        for record in expected_records(config, stream, config.accounts, first, last):
-            key = (
-                record["account_id"],
-                datetime.date.fromisoformat(record["date"]),
-                record["uid"],
-            )
+        records = expected_records(
+            loaded.config, stream, loaded.config.accounts, loaded.first, loaded.last
+        )
+        for record in records:
+            key = (record["account_id"], datetime.date.fromisoformat(record["date"]), record["uid"])
             for column in columns:
                 sums[key][column] += int(record[column])
+    day_minutes: dict[tuple[str, datetime.date], int] = defaultdict(int)
+    for (account, day, _), metrics in sums.items():
+        day_minutes[(account, day)] += metrics["minutes_viewed"]
+    videos = loaded.videos()
     rows = {}
     for key, metrics in sums.items():
-        name, creator, duration = catalog.get((key[0], key[2]), (None, None, None))
-        views = metrics["views"]
+        video = videos.get((key[0], key[2]), {})
+        views, total = metrics["views"], day_minutes[key[:2]]
+        duration = video.get("duration")
         rows[key] = {
-            "name": name,
-            "creator": creator,
-            "duration": duration,
-            "in_catalog": (key[0], key[2]) in catalog,
+            **{column: video.get(column) for column in ("name", "creator", "duration")},
+            "in_catalog": (key[0], key[2]) in videos,
             **metrics,
+            "share_of_minutes_viewed": metrics["minutes_viewed"] / total if total else None,
             "buffer_events_per_view": metrics["buffer_events"] / views if views else None,
             "completion_estimate": (
                 metrics["time_viewed_minutes"] * 60 / views / duration
@@ -217,49 +124,194 @@ def expected_video_daily(
     return rows
 
 
-def expected_delivery_hourly(
-    cmcd: list[dict[str, Any]],
-) -> dict[tuple[str, datetime.datetime, str], dict[str, Any]]:
-    """video_delivery_hourly from raw cmcd rows: additive parts summed, ratios rebuilt."""
-    parts: dict[tuple[str, datetime.datetime, str], list[float]] = defaultdict(lambda: [0.0] * 4)
-    for row in cmcd:
-        key = (row["account_id"], row["datetime_hour"], row["video_id"])
-        part = parts[key]
-        part[0] += row["requests"]
-        part[1] += row["milliseconds_viewed"]
-        part[2] += row["avg_buffer_starvation_duration"] * row["requests"]
-        part[3] += row["avg_encoded_bitrate"] * row["requests"]
+def expected_account_daily(loaded: Loaded, empty_uids: Iterable[str] = ("", "(empty)")) -> Rows:
+    """account_daily: the day's totals, and the one storage reading carried from its day on."""
+    rows: Rows = {}
+    for (account, day, uid), video in expected_video_daily(loaded).items():
+        row = rows.setdefault(
+            (account, day),
+            {"views": 0, "time_viewed_minutes": 0, "minutes_viewed": 0, "videos_watched": 0},
+        )
+        for column in ("views", "time_viewed_minutes", "minutes_viewed"):
+            row[column] += video[column]
+        watched = video["views"] > 0 or video["minutes_viewed"] > 0
+        row["videos_watched"] += int(watched and uid not in empty_uids)
+    usage = {a: expected_storage_usage(loaded.config, a) for a in loaded.config.accounts}
+    for account in loaded.config.accounts:  # the day storage_usage was read has a row
+        rows.setdefault(
+            (account, loaded.read_on),
+            {"views": 0, "time_viewed_minutes": 0, "minutes_viewed": 0, "videos_watched": 0},
+        )
+    for (account, day), row in rows.items():
+        read = day >= loaded.read_on  # the one reading, carried forward from its day
+        row["total_storage_minutes"] = usage[account]["totalStorageMinutes"] if read else None
+        row["total_storage_minutes_limit"] = (
+            usage[account]["totalStorageMinutesLimit"] if read else None
+        )
+        row["video_count"] = usage[account]["videoCount"] if read else None
+        row["storage_read_on"] = loaded.read_on if read else None
+    return rows
+
+
+def expected_billing_monthly(loaded: Loaded) -> Rows:
+    """billing_monthly: account_daily's days per month, at the list prices, the last projected."""
+    days = expected_account_daily(loaded)
+    latest: dict[str, datetime.date] = {}
+    for account, day in days:
+        latest[account] = max(day, latest.get(account, day))
+    rows: Rows = {}
+    for (account, day), values in sorted(days.items()):
+        month = day.replace(day=1)
+        row = rows.setdefault(
+            (account, month),
+            {"first_loaded_day": day, "minutes_delivered": 0, "storage_read_on": None},
+        )
+        row["last_loaded_day"] = day
+        row["minutes_delivered"] += values["minutes_viewed"]
+        if values["storage_read_on"] is not None and values["storage_read_on"] >= month:
+            for column in ("total_storage_minutes", "total_storage_minutes_limit"):
+                row[column] = values[column]
+            row["storage_read_on"] = values["storage_read_on"]
+    for (account, month), row in rows.items():
+        length = calendar.monthrange(month.year, month.month)[1]
+        as_of = latest[account]
+        in_progress = (as_of.year, as_of.month) == (month.year, month.month)
+        counted = as_of.day if in_progress else length
+        limit = row.get("total_storage_minutes_limit")
+        storage_cost = limit / 1000 * USD_PER_1000_STORED if limit is not None else None
+        delivery_cost = row["minutes_delivered"] / 1000 * USD_PER_1000_DELIVERED
+        projected = row["minutes_delivered"] * length / counted
+        row.update(
+            in_progress=in_progress,
+            days_in_month=length,
+            days_counted=counted,
+            total_storage_minutes=row.get("total_storage_minutes"),
+            total_storage_minutes_limit=limit,
+            delivery_cost_usd=delivery_cost,
+            storage_cost_usd=storage_cost,
+            cost_usd=delivery_cost + (storage_cost or 0),
+            projected_minutes_delivered=projected,
+            projected_cost_usd=projected / 1000 * USD_PER_1000_DELIVERED + (storage_cost or 0),
+        )
+    return rows
+
+
+def _delivery_columns(totals: Any) -> dict[str, Any]:
     return {
-        key: {
-            "requests": int(requests),
-            "milliseconds_viewed": int(viewed),
-            "rebuffering_ratio": starvation / viewed if viewed else None,
-            "avg_encoded_bitrate": bitrate / requests,
-        }
-        for key, (requests, viewed, starvation, bitrate) in parts.items()
+        "requests": totals.requests,
+        "milliseconds_viewed": totals.milliseconds_viewed,
+        "buffer_starvation_milliseconds": totals.buffer_starvation_milliseconds,
+        "rebuffering_ratio": (
+            totals.buffer_starvation_milliseconds / totals.milliseconds_viewed
+            if totals.milliseconds_viewed
+            else None
+        ),
+        "avg_encoded_bitrate_kbps": totals.avg_encoded_bitrate_kbps,
+        "avg_measured_throughput_kbps": totals.avg_measured_throughput_kbps,
+        "avg_startup_milliseconds": totals.avg_startup_milliseconds,
     }
 
 
-def expected_storage(
-    storage: list[dict[str, Any]], account: str, day: datetime.date
-) -> tuple[float | None, int | None]:
-    """(total_storage_minutes, video_count) last read on or before a day."""
-    readings = sorted(
-        (r["date"], r) for r in storage if r["account_id"] == account and r["date"] <= day
-    )
-    if not readings:
-        return None, None
-    reading = readings[-1][1]
-    return reading["total_storage_minutes"], reading["video_count"]
+def expected_delivery_hourly(loaded: Loaded) -> Rows:
+    """video_delivery_hourly: the CMCD events per (account, UTC hour, video)."""
+    return {
+        (account, _naive(hour), video): _delivery_columns(totals)
+        for account in loaded.config.accounts
+        for (hour, video), totals in delivery_totals(
+            loaded.config, account, loaded.start, _FAR
+        ).items()
+    }
 
 
-def rounded(value: Any) -> Any:
-    """A comparable value: floats (and decimals) to 9 significant places, bools kept."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return value
-    try:
-        return float(f"{float(value):.9g}")
-    except (TypeError, ValueError):
-        return value
+def expected_delivery_daily(loaded: Loaded) -> Rows:
+    """video_delivery_daily: the CMCD events per (account, UTC day, video), with its name."""
+    videos = loaded.videos()
+    return {
+        (account, day.date(), video): {
+            "name": videos.get((account, video), {}).get("name"),
+            **_delivery_columns(totals),
+        }
+        for account in loaded.config.accounts
+        for (day, video), totals in delivery_totals(
+            loaded.config, account, loaded.start, _FAR, period="day"
+        ).items()
+    }
+
+
+def expected_live_input_hourly(loaded: Loaded) -> Rows:
+    """live_input_hourly: the stored segments per (account, UTC hour, input), with its name."""
+    names = loaded.live_input_names()
+    return {
+        (account, _naive(hour), input_id): {
+            "name": names.get((account, input_id)),
+            "segments": totals.segments,
+            "bit_rate_bps": totals.bit_rate_bps,
+            "avg_gop_duration": totals.avg_gop_duration,
+            "avg_gop_upload_time": totals.avg_gop_upload_time,
+            "avg_upload_duration_ratio": totals.avg_upload_duration_ratio,
+        }
+        for account in loaded.config.accounts
+        for (hour, input_id), totals in live_input_totals(
+            loaded.config, account, loaded.start, _FAR
+        ).items()
+    }
+
+
+def _naive(moment: datetime.datetime) -> datetime.datetime:
+    """A UTC time as the warehouses return a TIMESTAMP column (no zone)."""
+    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+# The models' grains, and what each is compared with.
+MODEL_KEYS = {
+    "video_daily": ("account_id", "date", "uid"),
+    "account_daily": ("account_id", "date"),
+    "billing_monthly": ("account_id", "month"),
+    "video_delivery_hourly": ("account_id", "datetime_hour", "video_id"),
+    "video_delivery_daily": ("account_id", "date", "video_id"),
+    "live_input_hourly": ("account_id", "datetime_hour", "input_id"),
+}
+TRUTH: dict[str, Callable[[Loaded], Rows]] = {
+    "video_daily": expected_video_daily,
+    "account_daily": expected_account_daily,
+    "billing_monthly": expected_billing_monthly,
+    "video_delivery_hourly": expected_delivery_hourly,
+    "video_delivery_daily": expected_delivery_daily,
+    "live_input_hourly": expected_live_input_hourly,
+}
+
+
+def assert_model(query: Query, model: str, expected: Rows) -> None:
+    """The model holds exactly the expected keys, each once, every expected column equal."""
+    keys = MODEL_KEYS[model]
+    columns = sorted({column for row in expected.values() for column in row})
+    assert expected, f"no expected rows for {model}: the test would prove nothing"
+    rows = query(f"SELECT {', '.join((*keys, *columns))} FROM {MODELS}.{model}")
+    got = {
+        tuple(_plain(v) for v in row[: len(keys)]): dict(
+            zip(columns, row[len(keys) :], strict=True)
+        )
+        for row in rows
+    }
+    assert len(got) == len(rows), f"{model} has duplicate keys"
+    missing, extra = set(expected) - set(got), set(got) - set(expected)
+    assert not missing, f"{model}: {len(missing)} rows missing, e.g. {sorted(missing)[:2]}"
+    assert not extra, f"{model}: {len(extra)} rows the truth lacks, e.g. {sorted(extra)[:2]}"
+    for key, want in expected.items():
+        have = got[key]
+        wrong = {c: (have[c], want[c]) for c in want if not same(have[c], want[c])}
+        assert not wrong, f"{model} {key}: (model, truth) {wrong}"
+
+
+def _plain(value: Any) -> Any:
+    """A key value as the truth holds it (a timezone-aware timestamp as naive UTC)."""
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return _naive(value)
+    return value
+
+
+def same(have: Any, want: Any) -> bool:
+    """Equal, numbers within a relative 1e-9 (floats summed in another order)."""
+    if have is None or want is None or isinstance(want, bool | str | datetime.date):
+        return bool(have == want)
+    return math.isclose(float(have), float(want), rel_tol=1e-9, abs_tol=1e-9)

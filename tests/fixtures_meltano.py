@@ -77,10 +77,12 @@ class MeltanoProject:
         env: Mapping[str, str] | None = None,
         timeout: float = 600,
         lock: bool = True,
+        check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         """Run `meltano ARGS` in the project root; fail the test, with an excerpt, if it fails.
 
-        `lock=False` only for commands that write no run files (e.g. `config print`).
+        `lock=False` only for commands that write no run files (e.g. `config print`);
+        `check=False` returns a failed command's result instead.
         """
         RUN_LOCK.parent.mkdir(exist_ok=True)
         with RUN_LOCK.open("a") as lock_file:
@@ -97,7 +99,7 @@ class MeltanoProject:
                 stdin=subprocess.DEVNULL,
             )
         self.logs.append(result.stdout + result.stderr)
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             excerpt = failure_excerpt(self.logs[-1])
             pytest.fail(f"meltano {' '.join(args)} exited {result.returncode}:\n{excerpt}")
         return result

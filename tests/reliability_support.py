@@ -13,22 +13,24 @@ import json
 import logging
 import os
 import re
+import signal
 import socketserver
 import subprocess
 import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from singer_sdk.plugin_base import _ConfigInput
 
 from tap_cloudflare_stream.cloudflare.budget import WINDOW_SECONDS, RequestBudget
+from tap_cloudflare_stream.sdk_seam import ConfigInput
 from tap_cloudflare_stream.tap import TapCloudflareStream
+from tests.standin import catalog_for
 
 # Distinctive credentials: any of them in any output is a leak.
 SECRET_TOKEN = "tok-SECRET-7f3Qz9Lw2Xv"
@@ -98,19 +100,6 @@ def compress_time(monkeypatch: pytest.MonkeyPatch, clock: CompressedClock) -> No
         real_init(budget, limit, window, clock=clock, sleep=clock.sleep)
 
     monkeypatch.setattr(RequestBudget, "__init__", init)
-
-
-def catalog_for(config: dict[str, Any], streams: Iterable[str]) -> dict[str, Any]:
-    """The tap's catalog with only `streams` selected."""
-    wanted = set(streams)
-    catalog: dict[str, Any] = json.loads(
-        json.dumps(TapCloudflareStream(config=config, validate_config=False).catalog_dict)
-    )
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in wanted
-    return catalog
 
 
 @dataclass
@@ -190,7 +179,7 @@ def invoke_tap(
     with contextlib.redirect_stdout(stdout), debug_log() as log:
         try:
             TapCloudflareStream.invoke(
-                config=_ConfigInput(config=config),
+                config=ConfigInput(config=config),
                 catalog=io.StringIO(catalog),
                 state=None if state is None else io.StringIO(json.dumps(state)),
             )
@@ -301,6 +290,48 @@ def run_cli(
     )
     assert_no_secrets(done.stdout, done.stderr)
     return done
+
+
+def interrupt_cli(
+    command: list[str],
+    stop_after: int,
+    *,
+    send: signal.Signals,
+    stderr: Path,
+    count_states: bool = False,
+    log_level: str = "INFO",
+    read_rest: bool = True,
+) -> tuple[str, int]:
+    """Run the CLI; once it wrote `stop_after` lines (STATE lines if `count_states`), `send`.
+
+    Returns what the process wrote to stdout (to its end if `read_rest`, else up to the stop
+    point) and its exit code.
+    """
+    with stderr.open("w") as sink:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=sink, env=cli_env(log_level)
+        )
+        assert process.stdout is not None
+        watchdog = threading.Timer(90, process.kill)  # a hung tap must not hang the suite
+        watchdog.start()
+        out = bytearray()
+        try:
+            seen = 0
+            while seen < stop_after:
+                line = process.stdout.readline()
+                assert line, "the tap ended before the stop point"
+                out += line
+                seen += 1 if not count_states or line.startswith(b'{"type":"STATE"') else 0
+            process.send_signal(send)
+            if read_rest:
+                out += process.stdout.read()  # what it writes while stopping
+        finally:
+            watchdog.cancel()
+            if process.poll() is None and send != signal.SIGTERM:
+                process.kill()
+            returncode = process.wait(timeout=60)
+            process.stdout.close()
+    return out.decode(), returncode
 
 
 def log_levels(stderr: str) -> list[tuple[str, str]]:

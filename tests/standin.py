@@ -125,6 +125,38 @@ def days_ago(n: int) -> datetime.date:
     return TODAY - datetime.timedelta(days=n)
 
 
+Contract = tuple[str, list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _records(
+    contract: Contract,
+    time: tuple[str, str],
+    accounts: Iterable[str],
+    groups_of: Callable[[str, str, list[str]], Iterable[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The records of a contract's stream from the stand-in's groups of each account.
+
+    `time` is (GraphQL time dimension, column); `groups_of(account, node, fields)` gives the
+    stand-in's exact groups.
+    """
+    node, dimensions, metrics = contract
+    time_field, time_column = time
+    fields = [time_field, *(f for _, f in dimensions)]
+    records = []
+    for account in accounts:
+        for group in groups_of(account, node, fields):
+            record = {"account_id": account, time_column: group["dimensions"][time_field]}
+            record.update({column: group["dimensions"][f] for column, f in dimensions})
+            record.update({column: _metric(group, path) for column, path in metrics})
+            records.append(record)
+    return records
+
+
+def _key(contract: Contract, time_column: str, record: dict[str, Any]) -> tuple[Any, ...]:
+    _, dimensions, _ = contract
+    return (record["account_id"], record[time_column], *(record[c] for c, _ in dimensions))
+
+
 def expected_hourly(
     config: StandinConfig,
     stream: str,
@@ -133,23 +165,20 @@ def expected_hourly(
     end: datetime.datetime,
 ) -> list[dict[str, Any]]:
     """The records an hourly stream must emit for the hours in [start, end), sorted by key."""
-    node, dimensions, metrics = HOURLY_CONTRACT[stream]
-    fields = ["datetimeHour", *(f for _, f in dimensions)]
-    paths = [p for _, p in metrics]
-    records = []
-    for account in accounts:
-        for group in exact_hourly_rows(config, account, node, fields, start, end, paths):
-            record = {"account_id": account, "datetime_hour": group["dimensions"]["datetimeHour"]}
-            record.update({column: group["dimensions"][f] for column, f in dimensions})
-            record.update({column: _metric(group, path) for column, path in metrics})
-            records.append(record)
-    return records
+    paths = [p for _, p in HOURLY_CONTRACT[stream][2]]
+    return _records(
+        HOURLY_CONTRACT[stream],
+        ("datetimeHour", "datetime_hour"),
+        accounts,
+        lambda account, node, fields: exact_hourly_rows(
+            config, account, node, fields, start, end, paths
+        ),
+    )
 
 
 def hourly_key(stream: str, record: dict[str, Any]) -> tuple[Any, ...]:
     """An hourly record's primary key."""
-    _, dimensions, _ = HOURLY_CONTRACT[stream]
-    return (record["account_id"], record["datetime_hour"], *(record[c] for c, _ in dimensions))
+    return _key(HOURLY_CONTRACT[stream], "datetime_hour", record)
 
 
 def _metric(group: dict[str, Any], path: str) -> Any:
@@ -167,22 +196,17 @@ def expected_records(
     last: datetime.date,
 ) -> list[dict[str, Any]]:
     """The records a stream must emit, from the stand-in's exact-rows helper."""
-    node, dimensions, metrics = CONTRACT[stream]
-    fields = ["date", *(f for _, f in dimensions)]
-    records = []
-    for account in accounts:
-        for group in exact_rows(config, account, node, fields, first, last):
-            record = {"account_id": account, "date": group["dimensions"]["date"]}
-            record.update({column: group["dimensions"][f] for column, f in dimensions})
-            record.update({column: _metric(group, path) for column, path in metrics})
-            records.append(record)
-    return records
+    return _records(
+        CONTRACT[stream],
+        ("date", "date"),
+        accounts,
+        lambda account, node, fields: exact_rows(config, account, node, fields, first, last),
+    )
 
 
 def key(stream: str, record: dict[str, Any]) -> tuple[Any, ...]:
     """A record's primary key."""
-    _, dimensions, _ = CONTRACT[stream]
-    return (record["account_id"], record["date"], *(record[c] for c, _ in dimensions))
+    return _key(CONTRACT[stream], "date", record)
 
 
 def by_key(stream: str, records: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:

@@ -14,7 +14,11 @@ import pytest
 import requests
 
 from bench.budget import SimulatedClock, max_in_window
-from tap_cloudflare_stream.cloudflare.answers import CloudflareRateLimitError, classify
+from tap_cloudflare_stream.cloudflare.answers import (
+    ANALYTICS_PERMISSION,
+    CloudflareRateLimitError,
+    classify,
+)
 from tap_cloudflare_stream.cloudflare.budget import RequestBudget
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.settings import parse_settings
@@ -145,7 +149,7 @@ def test_the_account_budget_refusal_is_a_rate_limit() -> None:
     response = requests.Response()
     response.status_code = 200
     message = f"Account {ACCOUNT_A} has exceeded its rate limit. Please try again after 5 minutes."
-    error = classify(response, [message], "account a, stream s")
+    error = classify(response, [message], "account a, stream s", ANALYTICS_PERMISSION)
     assert isinstance(error, CloudflareRateLimitError)
 
 

@@ -34,8 +34,17 @@ from tap_cloudflare_stream.settings import SettingsError, parse_settings
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.catalog_contract import live_input_record, storage_record, video_record
 from tests.conftest import StartStandin
-from tests.reliability_support import CompressedClock, catalog_for, compress_time
-from tests.standin import ACCOUNT_A, ACCOUNT_B, TOKEN, SyncResult, sync, tap_config
+from tests.reliability_support import CompressedClock, compress_time
+from tests.standin import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    TOKEN,
+    SyncResult,
+    catalog_for,
+    sync,
+    tap_config,
+    utc_today,
+)
 
 CATALOG = ("videos", "live_inputs", "storage_usage")
 TODAY = datetime.date(2026, 10, 1)
@@ -85,7 +94,7 @@ def test_every_video_exactly_once_under_both_readings_of_start(
 
 def test_live_inputs_and_storage_use_are_exact(start_standin: StartStandin) -> None:
     server = start_standin(live_inputs=3)
-    day = datetime.datetime.now(datetime.timezone.utc).date()
+    day = utc_today()  # the run's clock's day (tests.standin.sync sets the clock)
     result = run(server, ("live_inputs", "storage_usage"))
     accounts = server.config.accounts
     want_live = [
@@ -96,6 +105,17 @@ def test_live_inputs_and_storage_use_are_exact(start_standin: StartStandin) -> N
     assert result.records["storage_usage"] == [
         storage_record(a, expected_storage_usage(server.config, a), day) for a in accounts
     ]
+
+
+def test_storage_use_is_dated_by_the_runs_clock_not_the_wall_clock(
+    start_standin: StartStandin,
+) -> None:
+    server = start_standin()
+    config = tap_config(server.url)
+    run_day = datetime.date(2031, 5, 17)  # far from any wall-clock date of a test run
+    noon = datetime.datetime.combine(run_day, datetime.time(12), datetime.timezone.utc)
+    result = sync(config, catalog=catalog_for(config, ("storage_usage",)), clock=lambda: noon)
+    assert [r["date"] for r in result.records["storage_usage"]] == [run_day.isoformat()] * 2
 
 
 def test_a_rename_updates_and_a_deletion_is_activated_after_the_records(

@@ -23,7 +23,7 @@ from tests.reliability_support import (
     assert_one_error_line,
     run_cli,
 )
-from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, days_ago, tap_config
+from tests.standin import ACCOUNT_A, CONTRACT, HOURLY_CONTRACT, catalog_for, days_ago, tap_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_cloudflare_stream.tap"]
@@ -141,6 +141,28 @@ def test_connection_test_passes_and_fails_like_a_run(
 
 
 @pytest.mark.parametrize(
+    ("stream", "permission", "other"),
+    [
+        ("minutes_viewed", "Account Analytics: Read", "Stream: Read"),
+        ("videos", "Stream: Read", "Account Analytics: Read"),
+    ],
+)
+def test_a_refused_token_names_the_permission_of_its_api_family(
+    start_standin: StartStandin, tmp_path: Path, stream: str, permission: str, other: str
+) -> None:
+    server = start_standin(**STANDIN_CREDENTIALS, accounts=[ACCOUNT_A])
+    config = tap_config(server.url, account_ids=[ACCOUNT_A], api_token=WRONG_TOKEN)
+    config["start_date"] = days_ago(1).isoformat()
+    refused = run_cli(tmp_path, config, catalog=catalog_for(config, [stream]))
+    assert refused.returncode == 1
+    line = assert_one_error_line(refused.stderr)
+    assert "HTTP 401" in line or "Unauthorized" in line or "Authentication error" in line, line
+    assert f"account {ACCOUNT_A}" in line
+    assert permission in line
+    assert other not in line
+
+
+@pytest.mark.parametrize(
     ("broken", "says"),
     [
         ("state", "JSONDecodeError"),
@@ -189,3 +211,18 @@ def test_discovered_metric_columns_say_counts_and_sums_are_already_extrapolated(
                 assert "do not multiply by sample_interval" in text, text
                 checked += 1
     assert checked >= 2 * len(DATASETS)
+
+
+def test_discovered_cmcd_columns_give_their_units(tmp_path: Path) -> None:
+    # CMCD sends bitrate and throughput in kbps (Cloudflare's uint16 fields), durations in ms;
+    # a user reading bits/s would be 1,000 times off.
+    config = {"account_ids": [ACCOUNT_A], "api_token": "unused", "api_url": UNUSED_URL}
+    catalog = json.loads(_run("--discover", config=config, tmp_path=tmp_path))
+    cmcd = next(s for s in catalog["streams"] if s["tap_stream_id"] == "cmcd_hourly")
+    described = {name: c["description"] for name, c in cmcd["schema"]["properties"].items()}
+    for column in ("avg_encoded_bitrate", "avg_measured_throughput"):
+        assert "in kbps" in described[column], described[column]
+    for column in ("avg_buffer_starvation_duration", "buffer_starvation_duration_p90",
+                   "initial_buffer_starvation_duration_p50"):  # fmt: skip
+        assert "in milliseconds" in described[column], described[column]
+    assert "percentile" in described["buffer_starvation_duration_p90"]

@@ -1,62 +1,45 @@
 """The dbt project (transform/) built by Meltano after the loader, on DuckDB and PostgreSQL.
 
 - DuckDB, as the demo runs it: `meltano run tap-cloudflare-stream target-duckdb
-  dbt-duckdb:build`. Every stream is loaded by the tap (names, durations, storage, CMCD). Then
-  the hourly tables are replaced by a few hand-made rows whose delivery figures the test knows
-  (tests/fixtures_dbt.py) and `meltano run dbt-duckdb:build` runs again; the demo's summary
-  prints from the models.
+  dbt-duckdb:build`. Every stream, the hour-grained ones too, comes from the stand-in through
+  the real tap and target; the demo's summary prints from the models.
 - PostgreSQL: `meltano run tap-cloudflare-stream target-postgres` into a real server, a video is
   deleted from the library, then `... target-postgres dbt-postgres:build`: the deleted video's
   row is soft-deleted (_sdc_deleted_at) and the models leave it out.
 
-Each time `dbt build` runs the project's own data tests (grain, not null, relationships,
-accepted values, totals equal to the raw rows), and the test compares video_daily with the
-stand-in's truth, row by row.
+Each time `dbt build` runs the project's own data tests, and every model is read back from the
+warehouse and compared, row by row, with the stand-in's truth (tests/fixtures_dbt.py): the
+daily streams' rows, the catalog, and for the CMCD and live-input models the generated events.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from cloudflare_standin import StandinConfig, StandinServer, expected_videos
+from cloudflare_standin import (
+    HOURLY_DATASETS,
+    HourlySettings,
+    StandinConfig,
+    StandinServer,
+    expected_videos,
+)
 from cloudflare_standin.data import account_videos
 
-from tests.fixtures_dbt import (
-    PendingTables,
-    create_pending_tables,
-    expected_delivery_hourly,
-    expected_storage,
-    expected_video_daily,
-    loaded_catalog,
-    rounded,
-)
+from tests.fixtures_dbt import TRUTH, Loaded, assert_model, expected_billing_monthly
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
 from tests.fixtures_pg import PostgresServer
 from tests.standin import ACCOUNT_A, ACCOUNT_B, utc_today
 
 RAW = "cloudflare_stream"
-MODELS = "analytics"  # the dbt utilities' `schema` setting in meltano.yml
-VIDEO_DAILY = [
-    "account_id", "date", "uid", "name", "creator", "duration", "in_catalog", "views",
-    "time_viewed_minutes", "minutes_viewed", "buffer_events", "quality_changes",
-    "buffer_events_per_view", "completion_estimate",
-]  # fmt: skip
 Query = Callable[[str], list[tuple[Any, ...]]]
-# The hourly tables get hand-made rows in the PostgreSQL test (tests/fixtures_dbt.py,
-# `create_pending_tables`), so that pipeline leaves the hourly streams out (Meltano's select_filter
-# extra). The hourly streams
-# themselves are checked end to end in tests/test_hourly.py and the DuckDB/PostgreSQL e2e tests.
-HOURLY_STREAMS = ("cmcd_hourly", "live_input_events_hourly")
-WITHOUT_HOURLY_STREAMS = {
-    "TAP_CLOUDFLARE_STREAM__SELECT_FILTER": json.dumps([f"!{s}" for s in HOURLY_STREAMS])
-}
 
 
 def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
@@ -72,44 +55,11 @@ def assert_dbt_passed(log: str) -> None:
     assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
 
 
-def assert_video_daily(query: Query, expected: dict[tuple[Any, ...], dict[str, Any]]) -> None:
-    """video_daily holds exactly the expected rows, each once, every column equal."""
-    rows = query(f"SELECT {', '.join(VIDEO_DAILY)} FROM {MODELS}.video_daily")
-    got = {tuple(row[:3]): dict(zip(VIDEO_DAILY[3:], row[3:], strict=True)) for row in rows}
-    assert len(got) == len(rows), "video_daily has duplicate keys"
-    assert set(got) == set(expected), (
-        f"{len(set(expected) - set(got))} rows missing, {len(set(got) - set(expected))} extra"
-    )
-    for key, want in expected.items():
-        have = {column: rounded(value) for column, value in got[key].items()}
-        assert have == {column: rounded(want[column]) for column in have}, key
-
-
-def assert_catalog_used(query: Query, pending: PendingTables, config: StandinConfig) -> None:
-    """Delivery and storage models against the hand-made raw rows; names of deleted videos null."""
-    delivery = {
-        tuple(row[:3]): tuple(rounded(v) for v in row[3:])
-        for row in query(
-            "SELECT account_id, datetime_hour, video_id, requests, milliseconds_viewed, "
-            f"rebuffering_ratio, avg_encoded_bitrate FROM {MODELS}.video_delivery_hourly"
-        )
-    }
-    want = {
-        key: tuple(rounded(v) for v in values.values())
-        for key, values in expected_delivery_hourly(pending.cmcd).items()
-    }
-    assert delivery == want
-
-    for account in config.accounts:
-        for day, total, count in query(
-            "SELECT date, total_storage_minutes, video_count FROM "
-            f"{MODELS}.account_daily WHERE account_id = '{account}'"
-        ):
-            want_total, want_count = expected_storage(pending.storage, account, day)
-            assert (rounded(total), count) == (rounded(want_total), want_count), (account, day)
-    stored = query(f"SELECT count(*) FROM {MODELS}.account_daily WHERE video_count IS NOT NULL")
-    assert stored[0][0] > 0, "no day shows a storage reading"
-    deleted = query(f"SELECT count(*), sum(views) FROM {MODELS}.video_daily WHERE NOT in_catalog")
+def assert_models_hold_the_truth(query: Query, loaded: Loaded) -> None:
+    """Every mart equals the stand-in's truth; the deleted videos' views stay, unnamed."""
+    for model, truth in TRUTH.items():
+        assert_model(query, model, truth(loaded))
+    deleted = query("SELECT count(*), sum(views) FROM analytics.video_daily WHERE NOT in_catalog")
     assert deleted[0][0] > 0, "no deleted video to test with"
     assert deleted[0][1] > 0, "the deleted videos' views were lost"
 
@@ -130,15 +80,19 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
 ) -> None:
     require_plugins("tap-cloudflare-stream", "target-duckdb", "dbt-duckdb")
     today = utc_today() - datetime.timedelta(days=1)
-    start = today - datetime.timedelta(days=4)
+    # From before the last month's end: billing_monthly has a whole month and one in progress.
+    start = utc_today().replace(day=1) - datetime.timedelta(days=2)
     config = StandinConfig(
         accounts=[ACCOUNT_A, ACCOUNT_B],  # the demo environment's accounts
         seed=31,
         today=today,
-        rows_per_day=40,
+        rows_per_day=20,
         videos=8,
         tokens={"demo-token": None},
         rate_limit_queries=None,
+        # The hourly datasets keep 40 days here, so they are read from start_date too.
+        hourly={name: HourlySettings(not_older_than=40 * 86400) for name in HOURLY_DATASETS},
+        cmcd_sessions_per_hour=4,
     )
     warehouse = tmp_path / "warehouse.duckdb"
     env = {
@@ -160,37 +114,20 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
         )  # fmt: skip
     assert_dbt_passed(log)
     assert "is not loaded" not in log  # every raw table, the hourly ones too, came from the tap
-    catalog, _ = loaded_catalog(config, utc_today())
-    assert_video_daily(query, expected_video_daily(config, start, today, catalog))
-    assert "%" in summary(warehouse).split("Rebuffering by video")[1]
-
-    # The CMCD and live-input tables are replaced by a few hand-made rows whose delivery figures
-    # the test knows (tests/fixtures_dbt.py), and the models are built again.
-    with duckdb.connect(str(warehouse)) as con:
-        for table in HOURLY_STREAMS:
-            con.execute(f"DROP TABLE {RAW}.{table}")
-
-        def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-            if rows:
-                con.executemany(sql, rows)
-            else:
-                con.execute(sql)
-
-        pending = create_pending_tables(execute, "duckdb", RAW, config, utc_today())
-    log = meltano_project.meltano(
-        "--environment=demo", "run", "--no-install", "dbt-duckdb:build", env=env
-    )
-    assert_dbt_passed(log)
-    assert "is not loaded" not in log
-    assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
-    assert_catalog_used(query, pending, config)
+    loaded = Loaded(config, first=start, read_on=utc_today())
+    assert_models_hold_the_truth(query, loaded)
+    months = expected_billing_monthly(loaded).values()
+    assert [m["in_progress"] for m in months].count(False) >= 1, "no whole month to test"
 
     printed = summary(warehouse)
     top = printed.split("Top 5 videos")[1].split("\n\n")[0]
-    names = {name for name, _, _ in pending.catalog.values() if name}
-    assert any(name in top for name in names), top
-    rebuffering = printed.split("Rebuffering by video")[1]
-    assert "%" in rebuffering, rebuffering
+    names = {video["name"] for video in loaded.videos().values()}
+    assert any(name in top for name in names if name), top
+    # CMCD bitrates are kbps: the stand-in's ladder is 400 to 6,000 kbit/s.
+    rebuffering = printed.split("Rebuffering by video")[1].splitlines()[2:]
+    rates = [int(line.split()[-1]) for line in rebuffering if re.search(r"%\s+\d+$", line)]
+    assert rates, printed
+    assert all(400 <= rate <= 6000 for rate in rates), rebuffering
 
 
 def test_dbt_build_on_postgres(
@@ -216,7 +153,6 @@ def test_dbt_build_on_postgres(
 
     with StandinServer(config) as server:
         env = {
-            **WITHOUT_HOURLY_STREAMS,
             "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
             "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
             "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
@@ -233,17 +169,6 @@ def test_dbt_build_on_postgres(
         # A watched video is deleted from the library: the next run soft-deletes its row.
         gone = sorted(expected_video_uids(config, ACCOUNT_A))[0]
         server.delete_video(ACCOUNT_A, gone)
-
-        with postgres_server.connect(postgres_database) as conn:
-
-            def execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-                with conn.cursor() as cursor:
-                    if rows:
-                        cursor.executemany(sql, rows)
-                    else:
-                        cursor.execute(sql)
-
-            pending = create_pending_tables(execute, "postgres", RAW, config, utc_today())
         log = meltano_project.meltano(
             *pipeline, "tap-cloudflare-stream", "target-postgres", "dbt-postgres:build", env=env
         )
@@ -252,9 +177,9 @@ def test_dbt_build_on_postgres(
     assert "is not loaded" not in log
     soft_deleted = query(f"SELECT uid FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
     assert soft_deleted == [(gone,)]
-    assert (ACCOUNT_A, gone) not in pending.catalog
-    assert_video_daily(query, expected_video_daily(config, start, today, pending.catalog))
-    assert_catalog_used(query, pending, config)
+    loaded = Loaded(config, first=start, read_on=utc_today())
+    assert (ACCOUNT_A, gone) not in loaded.videos()
+    assert_models_hold_the_truth(query, loaded)
 
 
 def expected_video_uids(config: StandinConfig, account: str) -> set[str]:

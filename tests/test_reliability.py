@@ -12,8 +12,6 @@ import logging
 import random
 import signal
 import socket
-import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +30,8 @@ from tests.reliability_support import (
     TAP_COMMAND,
     CompressedClock,
     assert_no_secrets,
-    catalog_for,
-    cli_env,
     compress_time,
+    interrupt_cli,
     invoke_tap,
     sync_streams,
     wait_until,
@@ -44,6 +41,7 @@ from tests.standin import (
     ACCOUNT_A,
     ACCOUNT_B,
     by_key,
+    catalog_for,
     days_ago,
     expected_records,
     key,
@@ -341,33 +339,17 @@ KILL_STREAMS = (MINUTES_VIEWED, "video_quality_events")
 
 def kill_after(config_path: str, catalog_path: str, messages: int, stderr: Path) -> list[str]:
     """Run the CLI, read `messages` lines of its stdout, SIGKILL it; return the lines read."""
-    with stderr.open("w") as sink:
-        process = subprocess.Popen(
-            [*TAP_COMMAND, "--config", config_path, "--catalog", catalog_path],
-            stdout=subprocess.PIPE,
-            stderr=sink,
-            text=True,
-            env=cli_env("DEBUG"),
-        )
-        assert process.stdout is not None
-        watchdog = threading.Timer(60, process.kill)  # a hung tap must not hang the suite
-        watchdog.start()
-        lines: list[str] = []
-        try:
-            while len(lines) < messages:
-                line = process.stdout.readline()
-                assert line, "the tap ended before the kill point"
-                lines.append(line)
-            process.send_signal(signal.SIGKILL)
-        finally:
-            watchdog.cancel()
-            if process.poll() is None:
-                process.kill()
-            process.stdout.close()
-            returncode = process.wait(timeout=30)
+    text, returncode = interrupt_cli(
+        [*TAP_COMMAND, "--config", config_path, "--catalog", catalog_path],
+        messages,
+        send=signal.SIGKILL,
+        stderr=stderr,
+        log_level="DEBUG",
+        read_rest=False,
+    )
     assert returncode == -signal.SIGKILL
-    assert_no_secrets("".join(lines), stderr.read_text())
-    return lines
+    assert_no_secrets(text, stderr.read_text())
+    return text.splitlines(keepends=True)
 
 
 @pytest.mark.parametrize("scenario", of("interrupt"), ids=lambda s: s.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import json
 import logging
 import math
 import threading
@@ -11,11 +12,11 @@ from typing import Any
 
 import pytest
 from cloudflare_standin import StandinServer
-from singer_sdk.streams.core import Stream
 
 from tap_cloudflare_stream.analytics.stream import DatasetStream
 from tap_cloudflare_stream.cloudflare.answers import CloudflareQueryError
 from tap_cloudflare_stream.records.record_path import LeanRecordStream
+from tap_cloudflare_stream.sdk_seam import SeamStream
 from tap_cloudflare_stream.tap import TapCloudflareStream
 from tests.conftest import StartStandin
 from tests.standin import (
@@ -23,6 +24,7 @@ from tests.standin import (
     ACCOUNT_B,
     API_KEY,
     EMAIL,
+    HOURLY_STREAMS,
     STREAMS,
     bookmarks,
     by_key,
@@ -35,6 +37,7 @@ from tests.standin import (
 )
 
 DAY = 86400
+CATALOG_STREAMS = ("videos", "live_inputs", "storage_usage")
 
 
 def _assert_exact(
@@ -309,15 +312,34 @@ def test_a_run_with_lookback_interrupted_mid_window_resumes_without_loss(
             assert all(truth.get(k) == r for k, r in got.items()), (stream, cut_at)
 
 
-def without_extraction_time(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Singer messages with RECORDs' time_extracted removed (the one field that may differ)."""
-    return [{k: v for k, v in m.items() if k != "time_extracted"} for m in messages]
+def comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Singer messages without what differs between two runs by design.
+
+    RECORDs' time_extracted, the hourly streams' `replication_key_signpost` (singer-sdk's wall
+    clock) and a versioned stream's table version (the run's start in milliseconds) go; each
+    stream's version must be one number throughout a run, and is replaced by its stream's name.
+    """
+    versions: dict[str, set[int]] = {}
+    out = []
+    for original in messages:
+        message = json.loads(json.dumps(original))
+        message.pop("time_extracted", None)
+        if "version" in message:
+            versions.setdefault(message["stream"], set()).add(message["version"])
+            message["version"] = message["stream"]
+        if message["type"] == "STATE":
+            for stream in message["value"].get("bookmarks", {}).values():
+                for partition in [stream, *stream.get("partitions", [])]:
+                    partition.pop("replication_key_signpost", None)
+        out.append(message)
+    assert all(len(v) == 1 for v in versions.values()), versions
+    return out
 
 
 def test_the_lean_record_path_writes_what_singer_sdks_own_path_writes(
     start_standin: StartStandin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = start_standin(accounts=[ACCOUNT_A], max_duration=2 * DAY)
+    server = start_standin(accounts=[ACCOUNT_A], max_duration=2 * DAY, live_inputs=3)
     first = days_ago(3)
     config = tap_config(
         server.url, account_ids=[ACCOUNT_A], start_date=first.isoformat(), page_size=9
@@ -325,26 +347,39 @@ def test_the_lean_record_path_writes_what_singer_sdks_own_path_writes(
     config["stream_maps"] = {
         "minutes_viewed": {"__filter__": "creator != ''"},  # a filtering map
         "video_playback_events": {"sample_interval": "__NULL__"},  # a map that drops a column
-        # video_quality_events: no map, every property selected
+        "cmcd_hourly": {"country": "country or '(empty)'"},  # a map that computes a column
+        "videos": {"created": "created.rstrip('Z') if created else None"},
+        # the others: no map, every property selected (but for one, below)
     }
     catalog = TapCloudflareStream(config=config).catalog_dict
     for entry in catalog["streams"]:
-        if entry["tap_stream_id"] not in STREAMS:  # the daily streams (an hourly bookmark's
-            for item in entry["metadata"]:  # signpost is singer-sdk's wall-clock time)
-                if item["breadcrumb"] == []:
+        if entry["tap_stream_id"] in ("video_buffer_events", "live_inputs"):
+            for item in entry["metadata"]:  # a deselected property
+                if item["breadcrumb"] in (
+                    ["properties", "sample_interval"],
+                    ["properties", "meta"],
+                ):
                     item["metadata"]["selected"] = False
-        if entry["tap_stream_id"] == "video_buffer_events":  # a deselected property
-            for item in entry["metadata"]:
-                if item["breadcrumb"] == ["properties", "sample_interval"]:
-                    item["metadata"]["selected"] = False
+    every_stream = {entry["tap_stream_id"] for entry in catalog["streams"]}
+    assert every_stream == {*STREAMS, *HOURLY_STREAMS, *CATALOG_STREAMS}
 
     lean = sync(config, catalog=catalog)
-    # The same run with singer-sdk's own per-record steps instead of the lean path's.
-    for step in ("_generate_record_messages", "_process_record", "_increment_stream_state"):
-        monkeypatch.setattr(LeanRecordStream, step, getattr(Stream, step))
+    # The same run with singer-sdk's own per-record steps and state manager instead of the
+    # lean path's (each hook's default in the seam is singer-sdk's own step).
+    for hook in (
+        "record_messages",
+        "process_record",
+        "increment_stream_state",
+        "new_state_manager",
+    ):
+        monkeypatch.setattr(LeanRecordStream, hook, getattr(SeamStream, hook))
     sdk = sync(config, catalog=catalog)
 
-    assert without_extraction_time(lean.messages) == without_extraction_time(sdk.messages)
+    assert comparable(lean.messages) == comparable(sdk.messages)
+    written = {m["stream"] for m in lean.messages if m["type"] == "RECORD"}
+    assert written == every_stream
+    activated = {m["stream"] for m in lean.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert activated == {"videos", "live_inputs"}
     # And what both wrote is the stand-in's rows, filtered, mapped and selected as configured.
     minutes = expected_records(server.config, "minutes_viewed", [ACCOUNT_A], first, utc_today())
     kept = [r for r in minutes if r["creator"] != ""]
@@ -356,6 +391,8 @@ def test_the_lean_record_path_writes_what_singer_sdks_own_path_writes(
             for record in truth:
                 del record["sample_interval"]
         assert sorted(lean.records[stream], key=lambda r: key(stream, r)) == truth
+    assert all("meta" not in r for r in lean.records["live_inputs"])
+    assert all(not r["created"].endswith("Z") for r in lean.records["videos"])
     assert bookmarks(lean.final_state, "minutes_viewed") == {ACCOUNT_A: utc_today().isoformat()}
 
 

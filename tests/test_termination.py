@@ -11,8 +11,6 @@ import gzip
 import io
 import json
 import signal
-import subprocess
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -30,8 +28,7 @@ from tests.reliability_support import (
     SECRET_TOKEN,
     STANDIN_CREDENTIALS,
     TAP_COMMAND,
-    catalog_for,
-    cli_env,
+    interrupt_cli,
     sync_streams,
     write_json,
 )
@@ -39,6 +36,7 @@ from tests.standin import (
     ACCOUNT_A,
     ACCOUNT_B,
     by_key,
+    catalog_for,
     days_ago,
     expected_records,
     tap_config,
@@ -74,39 +72,6 @@ def wanted(server: Any, accounts: tuple[str, ...]) -> dict[str, list[dict[str, A
     }
 
 
-def run_until(
-    command: list[str], stop_after: int, *, states: bool, send: signal.Signals, stderr: Path
-) -> tuple[str, int]:
-    """Run the CLI; after `stop_after` lines (STATE lines if `states`) send `send`.
-
-    Returns everything the process wrote to stdout, to its end, and its exit code.
-    """
-    with stderr.open("w") as sink:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=sink, env=cli_env("INFO")
-        )
-        assert process.stdout is not None
-        watchdog = threading.Timer(90, process.kill)  # a hung tap must not hang the suite
-        watchdog.start()
-        out = bytearray()
-        try:
-            seen = 0
-            while seen < stop_after:
-                line = process.stdout.readline()
-                assert line, "the tap ended before the stop point"
-                out += line
-                seen += 1 if not states or line.startswith(b'{"type":"STATE"') else 0
-            process.send_signal(send)
-            out += process.stdout.read()  # what it writes while stopping
-        finally:
-            watchdog.cancel()
-            if process.poll() is None and send != signal.SIGTERM:
-                process.kill()
-            returncode = process.wait(timeout=60)
-            process.stdout.close()
-    return out.decode(), returncode
-
-
 def whole_lines(text: str) -> list[dict[str, Any]]:
     """stdout as messages; fails unless every line is a whole JSON message."""
     assert text.endswith("\n"), "stdout ends inside a line"
@@ -130,9 +95,7 @@ def test_sigterm_mid_run_exits_non_zero_and_its_last_state_loses_nothing(
     total = sum(len(rows) for rows in want.values())
     for point in (1, 3, total // 4, total // 2, total - total // 5):
         stderr = tmp_path / f"stderr-{point}.txt"
-        text, returncode = run_until(
-            command, point, states=False, send=signal.SIGTERM, stderr=stderr
-        )
+        text, returncode = interrupt_cli(command, point, send=signal.SIGTERM, stderr=stderr)
         assert returncode == 128 + signal.SIGTERM, (point, stderr.read_text()[-2000:])
         assert "Stopped by SIGTERM" in stderr.read_text()
         messages = whole_lines(text)
@@ -235,10 +198,10 @@ def test_a_batch_run_killed_after_a_state_resumes_without_losing_rows(
         "--catalog",
         write_json(tmp_path / "catalog.json", catalog_for(config, STREAMS)),
     ]
-    text, returncode = run_until(
+    text, returncode = interrupt_cli(
         command,
         stop_after_states,
-        states=True,
+        count_states=True,
         send=signal.SIGKILL,
         stderr=tmp_path / "stderr.txt",
     )

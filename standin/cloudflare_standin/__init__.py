@@ -9,6 +9,7 @@ from .engine import exact_rows
 from .events import hourly_events
 from .hourly import exact_hourly_rows, nearest_rank
 from .server import ENDPOINT, RequestLogEntry, StandinServer
+from .truth import DeliveryTotals, LiveInputTotals, delivery_totals, live_input_totals
 
 __all__ = [
     "DATASETS",
@@ -16,18 +17,22 @@ __all__ = [
     "FAULT_KINDS",
     "HOURLY_DATASETS",
     "DatasetSpec",
+    "DeliveryTotals",
     "Fault",
     "HourlySettings",
     "HourlySpec",
+    "LiveInputTotals",
     "RequestLogEntry",
     "StandinConfig",
     "StandinServer",
+    "delivery_totals",
     "exact_hourly_rows",
     "exact_rows",
     "expected_live_inputs",
     "expected_storage_usage",
     "expected_videos",
     "hourly_events",
+    "live_input_totals",
     "live_input_uids",
     "nearest_rank",
 ]

@@ -166,18 +166,30 @@ class SelectionPlan:
     build: Callable[[Group], dict[str, Any]]
 
 
-def selection_plan(spec: DatasetSpec, info: GraphQLResolveInfo[Any]) -> SelectionPlan:
-    """Read the dataset node's selection into a plan."""
+def _key_and_name(node: FieldNode) -> tuple[str, str]:
+    """A selected field's key in the answer (its alias, else its name), and its name."""
+    return (node.alias.value if node.alias else node.name.value), node.name.value
+
+
+def _selection(
+    type_prefix: str, info: GraphQLResolveInfo[Any]
+) -> tuple[dict[str, Any], GraphQLObjectType, list[FieldNode]]:
+    """A dataset node's variables, its GraphQL type and the fields it selects."""
     raw_variables: Any = info.variable_values
     variables: dict[str, Any] = getattr(raw_variables, "coerced", raw_variables) or {}
-    return_type = info.schema.type_map[spec.type_prefix]
+    return_type = info.schema.type_map[type_prefix]
     assert isinstance(return_type, GraphQLObjectType)
+    return variables, return_type, _fields_of(info.field_nodes, info, variables)
+
+
+def selection_plan(spec: DatasetSpec, info: GraphQLResolveInfo[Any]) -> SelectionPlan:
+    """Read the dataset node's selection into a plan."""
+    variables, return_type, nodes = _selection(spec.type_prefix, info)
     dimensions: list[str] = []
     entries: list[tuple[str, Shaper]] = []
     field_count = 0
-    for node in _fields_of(info.field_nodes, info, variables):
-        key = node.alias.value if node.alias else node.name.value
-        name = node.name.value
+    for node in nodes:
+        key, name = _key_and_name(node)
         if name == "__typename":
             entries.append((key, _constant(return_type.name)))
         elif name == "count":
@@ -188,8 +200,7 @@ def selection_plan(spec: DatasetSpec, info: GraphQLResolveInfo[Any]) -> Selectio
             block_name = getattr(block_type, "name", name)
             sub: list[tuple[str, Callable[[Any], Any]]] = []
             for leaf in _fields(node.selection_set, info, variables):
-                leaf_key = leaf.alias.value if leaf.alias else leaf.name.value
-                leaf_name = leaf.name.value
+                leaf_key, leaf_name = _key_and_name(leaf)
                 if leaf_name == "__typename":
                     sub.append((leaf_key, _constant(block_name)))
                     continue
@@ -224,17 +235,13 @@ class HourlyPlan:
 
 def hourly_selection_plan(spec: HourlySpec, info: GraphQLResolveInfo[Any]) -> HourlyPlan:
     """Read an hourly dataset node's selection; a field the stand-in does not compute is a 400."""
-    raw_variables: Any = info.variable_values
-    variables: dict[str, Any] = getattr(raw_variables, "coerced", raw_variables) or {}
-    return_type = info.schema.type_map[spec.type_prefix]
-    assert isinstance(return_type, GraphQLObjectType)
+    variables, return_type, nodes = _selection(spec.type_prefix, info)
     dimensions: list[str] = []
     metrics: list[str] = []
     entries: list[tuple[str, Callable[[HourlyGroup], Any]]] = []
     field_count = 0
-    for node in _fields_of(info.field_nodes, info, variables):
-        key = node.alias.value if node.alias else node.name.value
-        name = node.name.value
+    for node in nodes:
+        key, name = _key_and_name(node)
         if name == "__typename":
             entries.append((key, _constant(return_type.name)))
             continue
@@ -362,21 +369,15 @@ def _settings_entry(
 
 
 def _dataset_resolver(spec: DatasetSpec) -> Callable[..., list[Any]]:
-    def resolve(
-        account: AccountRef,
-        info: GraphQLResolveInfo[Any],
-        filter: dict[str, Any],
-        limit: int,
-        orderBy: list[str] | None = None,  # noqa: N803
-    ) -> list[Any]:
-        ctx: RequestContext = info.context
-        config = ctx.config
-        ctx.dataset = ctx.dataset or spec.name
-        ctx.limit = limit if ctx.limit is None else ctx.limit
-        if (account.tag, spec.name) in config.disabled:
-            raise no_access_error(".".join(str(p) for p in info.path.as_list()))
-        if limit <= 0 or limit > config.max_page_size:
-            raise limit_error(config.max_page_size)
+    def read(account: AccountRef, info: Info, filter: Filter, limit: int, order: list[str]) -> Rows:
+        config: StandinConfig = info.context.config
+        _check_node(
+            info,
+            spec.name,
+            (account.tag, spec.name) not in config.disabled,
+            limit,
+            config.max_page_size,
+        )
         plan = selection_plan(spec, info)
         if plan.field_count > config.max_number_of_fields:
             raise fields_error(config.max_number_of_fields)
@@ -390,10 +391,49 @@ def _dataset_resolver(spec: DatasetSpec) -> Callable[..., list[Any]]:
         if start < config.first_readable_day():
             raise too_old_error(config.not_older_than)
         _check_cost(config, seconds, limit)
-        query = Query(spec, plan.dimensions, filter, list(orderBy or []), limit, start, last)
-        groups = run_query(config, account.tag, query)
-        ctx.rows += len(groups)
-        ctx.splices.append((info.path.as_list(), [plan.build(group) for group in groups]))
+        query = Query(spec, plan.dimensions, filter, order, limit, start, last)
+        return [plan.build(group) for group in run_query(config, account.tag, query)]
+
+    return _node_resolver(read)
+
+
+def _check_node(
+    info: GraphQLResolveInfo[Any], dataset: str, enabled: bool, limit: int, max_page_size: int
+) -> None:
+    """Note the request's dataset and limit; refuse a dataset not enabled or a page too large."""
+    ctx: RequestContext = info.context
+    ctx.dataset = ctx.dataset or dataset
+    ctx.limit = limit if ctx.limit is None else ctx.limit
+    if not enabled:
+        raise no_access_error(".".join(str(p) for p in info.path.as_list()))
+    if limit <= 0 or limit > max_page_size:
+        raise limit_error(max_page_size)
+
+
+Info = GraphQLResolveInfo[Any]
+Filter = dict[str, Any]
+Rows = list[dict[str, Any]]
+# Checks a dataset node's query (account, info, filter, limit, orderBy) and shapes its rows.
+NodeReader = Callable[[AccountRef, Info, Filter, int, list[str]], Rows]
+
+
+def _node_resolver(read: NodeReader) -> Callable[..., list[Any]]:
+    """A dataset node's resolver: `read` checks the query and shapes its rows.
+
+    The rows are kept for the result (see the module's docstring); graphql-core gets [].
+    """
+
+    def resolve(
+        account: AccountRef,
+        info: GraphQLResolveInfo[Any],
+        filter: dict[str, Any],
+        limit: int,
+        orderBy: list[str] | None = None,  # noqa: N803
+    ) -> list[Any]:
+        rows = read(account, info, filter, limit, list(orderBy or []))
+        ctx: RequestContext = info.context
+        ctx.rows += len(rows)
+        ctx.splices.append((info.path.as_list(), rows))
         return []
 
     return resolve
@@ -426,22 +466,11 @@ def _hourly_settings_resolver(spec: HourlySpec) -> Callable[..., dict[str, Any]]
 
 
 def _hourly_resolver(spec: HourlySpec) -> Callable[..., list[Any]]:
-    def resolve(
-        account: AccountRef,
-        info: GraphQLResolveInfo[Any],
-        filter: dict[str, Any],
-        limit: int,
-        orderBy: list[str] | None = None,  # noqa: N803
-    ) -> list[Any]:
-        ctx: RequestContext = info.context
-        config = ctx.config
+    def read(account: AccountRef, info: Info, filter: Filter, limit: int, order: list[str]) -> Rows:
+        config: StandinConfig = info.context.config
         settings = config.hourly[spec.name]
-        ctx.dataset = ctx.dataset or spec.name
-        ctx.limit = limit if ctx.limit is None else ctx.limit
-        if not _hourly_enabled(config, account.tag, spec):
-            raise no_access_error(".".join(str(p) for p in info.path.as_list()))
-        if limit <= 0 or limit > settings.max_page_size:
-            raise limit_error(settings.max_page_size)
+        enabled = _hourly_enabled(config, account.tag, spec)
+        _check_node(info, spec.name, enabled, limit, settings.max_page_size)
         plan = hourly_selection_plan(spec, info)
         if plan.field_count > settings.max_number_of_fields:
             raise fields_error(settings.max_number_of_fields)
@@ -456,15 +485,11 @@ def _hourly_resolver(spec: HourlySpec) -> Callable[..., list[Any]]:
             raise too_old_error(settings.not_older_than)
         _check_cost(config, last - start, limit)
         query = HourlyQuery(
-            spec, plan.dimensions, list(plan.metrics), filter, list(orderBy or []), limit,
-            start, last,
-        )  # fmt: skip
-        groups = run_hourly(config, account.tag, query)
-        ctx.rows += len(groups)
-        ctx.splices.append((info.path.as_list(), [plan.build(group) for group in groups]))
-        return []
+            spec, plan.dimensions, list(plan.metrics), filter, order, limit, start, last
+        )
+        return [plan.build(group) for group in run_hourly(config, account.tag, query)]
 
-    return resolve
+    return _node_resolver(read)
 
 
 def _attach_resolvers(schema: Any) -> None:

@@ -12,8 +12,10 @@ from cloudflare_standin import (
     Fault,
     HourlySettings,
     StandinServer,
+    delivery_totals,
     exact_hourly_rows,
     hourly_events,
+    live_input_totals,
     live_input_uids,
 )
 from cloudflare_standin.__main__ import _parser, config_from_args
@@ -445,3 +447,67 @@ def test_the_bad_uid_fault_damages_the_hourly_ids(
         first = rows_of(ask(server, dataset, window(at(0), at(6))), dataset)[0]["dimensions"]
         assert first[key] == "not-a-uid!"
         assert "uid" not in first
+
+
+# --- the truth helpers (truth.py): what models are compared with ------------------------------
+
+
+def test_delivery_totals_are_what_the_api_answers_per_hour_and_video(server: StandinServer) -> None:
+    """Counted from the events, they agree with the API's groups of (datetimeHour, videoId)."""
+    metrics = ("count sum { millisecondsViewed } avg { bufferStarvationDuration encodedBitrate "
+               "initialBufferStarvationDuration measuredThroughput }")  # fmt: skip
+    answer = rows_of(
+        ask(server, CMCD, window(START, at(6)), dimensions=["datetimeHour", "videoId"],
+            metrics=metrics),
+        CMCD,
+    )  # fmt: skip
+    totals = delivery_totals(server.config, ACCOUNT, START, at(6))
+    assert len(answer) == len(totals) > 6
+    for row in answer:
+        hour = datetime.datetime.fromisoformat(row["dimensions"]["datetimeHour"])
+        truth = totals[(hour, row["dimensions"]["videoId"])]
+        count, avg = row["count"], row["avg"]
+        assert truth.requests == count
+        assert truth.milliseconds_viewed == row["sum"]["millisecondsViewed"]
+        assert truth.buffer_starvation_milliseconds == pytest.approx(
+            avg["bufferStarvationDuration"] * count
+        )
+        assert truth.avg_encoded_bitrate_kbps == pytest.approx(avg["encodedBitrate"])
+        assert 400 <= truth.avg_encoded_bitrate_kbps <= 6000  # the ladder, in kbps
+        assert truth.avg_measured_throughput_kbps == pytest.approx(avg["measuredThroughput"])
+        assert truth.avg_startup_milliseconds == pytest.approx(
+            avg["initialBufferStarvationDuration"]
+        )
+
+
+def test_delivery_totals_per_day_add_up_the_hours(server: StandinServer) -> None:
+    start = datetime.datetime(2026, 9, 29, tzinfo=UTC)
+    hours = delivery_totals(server.config, ACCOUNT, start, NOW)
+    days = delivery_totals(server.config, ACCOUNT, start, NOW, period="day")
+    assert {day.date() for day, _ in days} == {start.date(), at(-30).date(), NOW.date()}
+    for (day, video), totals in days.items():
+        parts = [t for (hour, v), t in hours.items() if v == video and hour.date() == day.date()]
+        assert totals.requests == sum(t.requests for t in parts)
+        assert totals.encoded_bitrate_kbps_sum == sum(t.encoded_bitrate_kbps_sum for t in parts)
+
+
+def test_live_input_totals_are_what_the_api_answers_per_hour_and_input(
+    server: StandinServer,
+) -> None:
+    """The bit rate is avg.bitRateHour grouped by (datetimeHour, inputId): bits over 3,600 s."""
+    metrics = "count avg { bitRateHour gopDuration gopUploadTime uploadDurationRatio }"
+    answer = rows_of(
+        ask(server, LIVE, window(START, at(6)), dimensions=["datetimeHour", "inputId"],
+            metrics=metrics),
+        LIVE,
+    )  # fmt: skip
+    totals = live_input_totals(server.config, ACCOUNT, START, at(6))
+    assert len(answer) == len(totals) > 2
+    for row in answer:
+        hour = datetime.datetime.fromisoformat(row["dimensions"]["datetimeHour"])
+        truth = totals[(hour, row["dimensions"]["inputId"])]
+        assert truth.segments == row["count"]
+        assert truth.bit_rate_bps == pytest.approx(row["avg"]["bitRateHour"])
+        assert truth.avg_gop_duration == pytest.approx(row["avg"]["gopDuration"])
+        assert truth.avg_gop_upload_time == pytest.approx(row["avg"]["gopUploadTime"])
+        assert truth.avg_upload_duration_ratio == pytest.approx(row["avg"]["uploadDurationRatio"])

@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Literal
 
-JsonType = Literal["string", "integer", "number"]
+JsonType = Literal["string", "integer", "number"]  # names of cloudflare.columns
 Block = Literal["sum", "avg", "uniq", "quantiles"]
 # The aggregate blocks a query may select, in the order queries and decoders list them.
 BLOCKS: tuple[Block, ...] = ("sum", "avg", "uniq", "quantiles")
@@ -29,6 +29,7 @@ class Metric:
     field: str
     block: Block | None = None
     json_type: JsonType = "integer"
+    unit: str | None = None  # what the schema's description names, e.g. "kbps"
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,24 @@ _DAILY: tuple[Dataset, ...] = (
 )
 
 
+# Units of the CMCD values: the durations as Cloudflare's schema describes them; bitrate and
+# throughput as CMCD defines `br` and `mtp` (CTA-5004), which is what Cloudflare sends (its
+# schema types them uint16: bits per second would not fit).
+_UNITS = {
+    "bufferStarvationDuration": "milliseconds",
+    "initialBufferStarvationDuration": "milliseconds",
+    "encodedBitrate": "kbps (kilobits per second)",
+    "measuredThroughput": "kbps (kilobits per second)",
+}
+
+
 def _avg(*names: str) -> tuple[Metric, ...]:
-    return tuple(Metric(f"avg_{_snake(n)}", n, "avg", "number") for n in names)
+    return tuple(Metric(f"avg_{_snake(n)}", n, "avg", "number", _UNITS.get(n)) for n in names)
 
 
 def _quantiles(*names: str) -> tuple[Metric, ...]:
     return tuple(
-        Metric(f"{_snake(n)}_p{p}", f"{n}P{p}", "quantiles", "number")
+        Metric(f"{_snake(n)}_p{p}", f"{n}P{p}", "quantiles", "number", _UNITS.get(n))
         for n in names
         for p in (50, 90, 99)
     )

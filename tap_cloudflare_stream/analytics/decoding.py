@@ -8,12 +8,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from tap_cloudflare_stream.analytics.datasets import BLOCKS, Dataset
-from tap_cloudflare_stream.cloudflare.answers import Answer, GraphQLError
+from tap_cloudflare_stream.analytics.datasets import BLOCKS, Dataset, JsonType
+from tap_cloudflare_stream.cloudflare.answers import Answer, ErrorEntry
+from tap_cloudflare_stream.cloudflare.columns import column_type
 
 T = TypeVar("T")
 
-_PY_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float}
+
+def _decoded(name: JsonType) -> type:
+    """What msgspec decodes a value of this column type into."""
+    return column_type(name).python[0]
 
 
 class DatasetLimits(msgspec.Struct, rename="camel"):
@@ -46,16 +50,14 @@ class DatasetPageDecoder:
         time = dataset.time_key.field
         dimensions = msgspec.defstruct(
             f"{name}Dimensions",
-            [(time, str), *((d.field, _PY_TYPES[d.json_type]) for d in dataset.dimensions)],
+            [(time, str), *((d.field, _decoded(d.json_type)) for d in dataset.dimensions)],
         )
         group_fields: list[tuple[str, Any]] = [("dimensions", dimensions)]
         for metric in dataset.metrics:
             if metric.block is None:
-                group_fields.append((metric.field, _PY_TYPES[metric.json_type]))
+                group_fields.append((metric.field, _decoded(metric.json_type)))
         for block in BLOCKS:
-            fields = [
-                (m.field, _PY_TYPES[m.json_type]) for m in dataset.metrics if m.block == block
-            ]
+            fields = [(m.field, _decoded(m.json_type)) for m in dataset.metrics if m.block == block]
             if fields:
                 group_fields.append((block, msgspec.defstruct(f"{name}{block.title()}", fields)))
         group: Any = msgspec.defstruct(name, group_fields)
@@ -64,7 +66,7 @@ class DatasetPageDecoder:
         data: Any = msgspec.defstruct(f"{name}Data", [("viewer", viewer)])
         body: Any = msgspec.defstruct(
             f"{name}Body",
-            [("data", data | None, None), ("errors", list[GraphQLError] | None, None)],
+            [("data", data | None, None), ("errors", list[ErrorEntry] | None, None)],
         )
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(body)
         self._content_of: Callable[[Any], list[Any]] = operator.attrgetter(dataset.node)
@@ -109,7 +111,7 @@ class _SettingsData(msgspec.Struct):
 
 class _SettingsBody(msgspec.Struct):
     data: _SettingsData | None = None
-    errors: list[GraphQLError] | None = None
+    errors: list[ErrorEntry] | None = None
 
 
 _settings_decoder = msgspec.json.Decoder(_SettingsBody)

@@ -38,7 +38,9 @@ class AccountLimits:
             self._cache[account] = self._session.call(
                 self._url,
                 payload,
-                lambda response: read_answer(response, decode_settings, where),
+                lambda response: read_answer(
+                    response, decode_settings, where, self._session.permission
+                ),
                 where,
                 logger,
             )

@@ -37,6 +37,7 @@ from tap_cloudflare_stream.cloudflare.answers import (
     TapUserError,
     read_answer,
 )
+from tap_cloudflare_stream.cloudflare.columns import column_type
 from tap_cloudflare_stream.cloudflare.stream import CloudflareRequests
 from tap_cloudflare_stream.records.record_path import LeanRecordStream
 
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
     from tap_cloudflare_stream.run import RunParts
     from tap_cloudflare_stream.settings import TapSettings
 
-_JSON_TYPES = {"string": th.StringType, "integer": th.IntegerType, "number": th.NumberType}
-
 
 def stream_schema(dataset: Dataset) -> dict[str, Any]:
     """The JSON schema of a dataset's records, from its declaration."""
@@ -58,19 +57,19 @@ def stream_schema(dataset: Dataset) -> dict[str, Any]:
         th.Property("account_id", th.StringType, required=True, description="Account tag."),
         th.Property(
             time.column,
-            th.DateType if time.json_format == "date" else th.DateTimeType,
+            column_type(time.json_format).schema,
             required=True,
             description=time.description,
         ),
     ]
     properties += [
-        th.Property(d.column, _JSON_TYPES[d.json_type], required=True, description=d.field)
+        th.Property(d.column, column_type(d.json_type).schema, required=True, description=d.field)
         for d in dataset.dimensions
     ]
     properties += [
         th.Property(
             m.column,
-            _JSON_TYPES[m.json_type],
+            column_type(m.json_type).schema,
             required=True,
             description=metric_description(m),
         )
@@ -88,16 +87,21 @@ def metric_description(metric: Metric) -> str:
             "recorded, 10 = about one in ten). It says how much the row's counts and sums are "
             "estimates; they are already extrapolated, so do not multiply them by it."
         )
+    unit = f", in {metric.unit}" if metric.unit else ""
     if metric.block in (None, "sum"):
         return (
-            f"{source}: Cloudflare's estimate for all events, already extrapolated when they "
-            "were sampled (do not multiply by sample_interval)."
+            f"{source}: Cloudflare's estimate for all events{unit}, already extrapolated when "
+            "they were sampled (do not multiply by sample_interval)."
         )
-    return f"{source}: average over the group's events."
+    if metric.block == "quantiles":
+        return f"{source}: percentile over the group's events{unit} (not additive)."
+    return f"{source}: average over the group's events{unit}."
 
 
 class DatasetStream(
-    CloudflareRequests[SeekToken], LeanRecordStream[SeekToken], GraphQLStream[SeekToken]
+    CloudflareRequests[SeekToken, list[Any]],
+    LeanRecordStream[SeekToken],
+    GraphQLStream[SeekToken],
 ):
     """One Stream dataset as an incremental stream with a day or hour bookmark per account."""
 
@@ -112,13 +116,11 @@ class DatasetStream(
         self._decoder = DatasetPageDecoder(dataset)
         self._query = dataset_query(dataset)
         self._order_by = order_by(dataset)
-        self._account = ""
         self._page_size = 0
         self.rows_read = 0  # rows received for the current account, for progress lines
         self._not_older_than = 0
         self._first_token: SeekToken | None = None
         self._paginator: SeekPaginator | None = None
-        self._last_page: tuple[requests.Response, list[Any]] | None = None
 
     @property
     def tap_settings(self) -> TapSettings:
@@ -134,16 +136,6 @@ class DatasetStream(
     @property
     def url_base(self) -> str:
         return self.tap_settings.api_url
-
-    @override
-    @property
-    def partitions(self) -> list[dict[str, Any]]:
-        return [{"account_id": account} for account in self.tap_settings.account_ids]
-
-    @override
-    @property
-    def where(self) -> str:
-        return f"account {self._account}, stream {self.name}"
 
     # Requests
 
@@ -172,30 +164,22 @@ class DatasetStream(
     # Responses
 
     @override
-    def validate_response(self, response: requests.Response) -> None:
-        # Decoded once here, inside the retried call, so that errors in an HTTP 200 are retried
-        # or fail like any other; parse_response and the paginator read the cached page.
-        self._last_page = (response, read_answer(response, self._decoder.decode, self.where))
-
-    def _groups(self, response: requests.Response) -> list[Any]:
-        if self._last_page is None or self._last_page[0] is not response:
-            self.validate_response(response)
-        assert self._last_page is not None
-        return self._last_page[1]
+    def read_page(self, response: requests.Response) -> list[Any]:
+        return read_answer(response, self._decoder.decode, self.where, self.session.permission)
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         self.mark_extracted()
-        groups = self._groups(response)
+        groups = self.page(response)
         self.rows_read += len(groups)
         return self._decoder.records(groups, self._account)
 
     def _last_key(self, response: requests.Response) -> tuple[Any, ...] | None:
-        groups = self._groups(response)
+        groups = self.page(response)
         return self._decoder.seek_key(groups[-1]) if groups else None
 
     def _rows_in(self, response: requests.Response) -> int:
-        return len(self._groups(response))
+        return len(self.page(response))
 
     @override
     def get_new_paginator(self) -> SeekPaginator:
@@ -339,8 +323,9 @@ class DatasetStream(
                     pending.appendleft(moved)
                 number -= 1
                 continue
-            # A STATE message per window, so an interrupted run resumes near where it stopped.
-            self._write_state_message()
+            # A STATE after each window, as the cadence allows (records/state.py), so that an
+            # interrupted run resumes near where it stopped.
+            self.write_state_message()
         self.logger.info("%s: done, %d rows in %d windows.", self.where, self.rows_read, number)
 
     def _failed_token(self) -> SeekToken:

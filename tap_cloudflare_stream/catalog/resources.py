@@ -16,42 +16,22 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-JSONType = type[th.JSONTypeHelper[Any]] | th.JSONTypeHelper[Any]
+from tap_cloudflare_stream.cloudflare.columns import ColumnType, TypeName, column_type
 
 
 @dataclass(frozen=True)
 class Column:
-    """A record column: its JSON type, and the path of keys that reads it from an item."""
+    """A record column: its type, and the path of keys that reads it from an item."""
 
     name: str
-    json_type: JSONType
+    type: ColumnType
     source: tuple[str, ...]
     description: str = ""
 
-    @property
-    def kind(self) -> str:
-        """The JSON type: string, integer, number, boolean or object."""
-        kind = _type_dict(self.json_type)["type"]
-        return str(kind[0] if isinstance(kind, list) else kind)
 
-    @property
-    def python_types(self) -> tuple[type, ...]:
-        """The Python types a decoded JSON value of this column may have."""
-        return _PYTHON_TYPES[self.kind]
-
-
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-}
-
-
-def col(name: str, kind: JSONType, source: str, description: str = "") -> Column:
+def col(name: str, kind: TypeName, source: str, description: str = "") -> Column:
     """A column read from a dotted path of the item (`status.state`)."""
-    return Column(name, kind, tuple(source.split(".")), description or source)
+    return Column(name, column_type(kind), tuple(source.split(".")), description or source)
 
 
 @dataclass(frozen=True)
@@ -89,7 +69,10 @@ class Resource:
             )
         properties += [
             th.Property(
-                c.name, c.json_type, required=c.name in self.primary_key, description=c.description
+                c.name,
+                c.type.schema,
+                required=c.name in self.primary_key,
+                description=c.description,
             )
             for c in self.columns
         ]
@@ -105,22 +88,17 @@ class Resource:
             if value is None:
                 if column.name in self.primary_key:
                     raise ValueError(f"a {self.item_name} without {'.'.join(column.source)}")
-            elif isinstance(value, float) and column.python_types == (int,) and value.is_integer():
+            elif isinstance(value, float) and column.type.python == (int,) and value.is_integer():
                 value = int(value)
-            elif not isinstance(value, column.python_types) or (
-                isinstance(value, bool) and bool not in column.python_types
+            elif not isinstance(value, column.type.python) or (
+                isinstance(value, bool) and bool not in column.type.python
             ):
                 raise ValueError(
                     f"a {self.item_name} whose {'.'.join(column.source)} is {value!r} "
-                    f"(expected {column.kind})"
+                    f"(expected {column.type.json_type})"
                 )
             record[column.name] = value
         return record
-
-
-def _type_dict(kind: JSONType) -> dict[str, Any]:
-    type_dict: dict[str, Any] = kind.type_dict  # a class or an instance: both give the dict
-    return type_dict
 
 
 def _at(item: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -141,27 +119,27 @@ VIDEOS = Resource(
     created_cursor=True,
     primary_key=("account_id", "uid"),
     columns=(
-        col("uid", th.StringType, "uid", "The video's uid (the analytics streams' uid)."),
-        col("name", th.StringType, "meta.name", "meta.name, the name the dashboard shows."),
-        col("creator", th.StringType, "creator"),
-        col("created", th.DateTimeType, "created"),
-        col("modified", th.DateTimeType, "modified"),
-        col("uploaded", th.DateTimeType, "uploaded"),
-        col("duration", th.NumberType, "duration", "Seconds; -1 while unknown."),
-        col("size", th.IntegerType, "size", "Bytes."),
-        col("width", th.IntegerType, "input.width", "input.width; -1 while unknown."),
-        col("height", th.IntegerType, "input.height", "input.height; -1 while unknown."),
-        col("ready_to_stream", th.BooleanType, "readyToStream"),
-        col("ready_to_stream_at", th.DateTimeType, "readyToStreamAt"),
-        col("status_state", th.StringType, "status.state"),
-        col("status_error_reason_code", th.StringType, "status.errorReasonCode"),
-        col("live_input", th.StringType, "liveInput", "The live input a recording came from."),
-        col("clipped_from", th.StringType, "clippedFrom"),
-        col("require_signed_urls", th.BooleanType, "requireSignedURLs"),
-        col("scheduled_deletion", th.DateTimeType, "scheduledDeletion"),
-        col("thumbnail", th.StringType, "thumbnail"),
-        col("preview", th.StringType, "preview"),
-        col("meta", th.ObjectType(), "meta", "The whole meta object, as JSON."),
+        col("uid", "string", "uid", "The video's uid (the analytics streams' uid)."),
+        col("name", "string", "meta.name", "meta.name, the name the dashboard shows."),
+        col("creator", "string", "creator"),
+        col("created", "date-time", "created"),
+        col("modified", "date-time", "modified"),
+        col("uploaded", "date-time", "uploaded"),
+        col("duration", "number", "duration", "Seconds; -1 while unknown."),
+        col("size", "integer", "size", "Bytes."),
+        col("width", "integer", "input.width", "input.width; -1 while unknown."),
+        col("height", "integer", "input.height", "input.height; -1 while unknown."),
+        col("ready_to_stream", "boolean", "readyToStream"),
+        col("ready_to_stream_at", "date-time", "readyToStreamAt"),
+        col("status_state", "string", "status.state"),
+        col("status_error_reason_code", "string", "status.errorReasonCode"),
+        col("live_input", "string", "liveInput", "The live input a recording came from."),
+        col("clipped_from", "string", "clippedFrom"),
+        col("require_signed_urls", "boolean", "requireSignedURLs"),
+        col("scheduled_deletion", "date-time", "scheduledDeletion"),
+        col("thumbnail", "string", "thumbnail"),
+        col("preview", "string", "preview"),
+        col("meta", "object", "meta", "The whole meta object, as JSON."),
     ),
 )
 
@@ -174,13 +152,13 @@ LIVE_INPUTS = Resource(
     items_at="liveInputs",
     primary_key=("account_id", "uid"),
     columns=(
-        col("uid", th.StringType, "uid", "The live input's uid (inputId in analytics)."),
-        col("name", th.StringType, "meta.name"),
-        col("created", th.DateTimeType, "created"),
-        col("modified", th.DateTimeType, "modified"),
-        col("enabled", th.BooleanType, "enabled"),
-        col("delete_recording_after_days", th.IntegerType, "deleteRecordingAfterDays"),
-        col("meta", th.ObjectType(), "meta", "The whole meta object, as JSON."),
+        col("uid", "string", "uid", "The live input's uid (inputId in analytics)."),
+        col("name", "string", "meta.name"),
+        col("created", "date-time", "created"),
+        col("modified", "date-time", "modified"),
+        col("enabled", "boolean", "enabled"),
+        col("delete_recording_after_days", "integer", "deleteRecordingAfterDays"),
+        col("meta", "object", "meta", "The whole meta object, as JSON."),
     ),
 )
 
@@ -194,9 +172,9 @@ STORAGE_USAGE = Resource(
     read_date="date",
     primary_key=("account_id", "date"),
     columns=(
-        col("total_storage_minutes", th.NumberType, "totalStorageMinutes"),
-        col("total_storage_minutes_limit", th.NumberType, "totalStorageMinutesLimit"),
-        col("video_count", th.IntegerType, "videoCount"),
+        col("total_storage_minutes", "number", "totalStorageMinutes"),
+        col("total_storage_minutes_limit", "number", "totalStorageMinutesLimit"),
+        col("video_count", "integer", "videoCount"),
     ),
 )
 

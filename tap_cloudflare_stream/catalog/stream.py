@@ -19,13 +19,12 @@ its own:
 
 from __future__ import annotations
 
-import datetime
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
 
-import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
@@ -35,8 +34,9 @@ from typing_extensions import override
 from tap_cloudflare_stream.catalog.pagination import PAGE_LIMIT, CreatedCursorPaginator
 from tap_cloudflare_stream.catalog.resources import Resource
 from tap_cloudflare_stream.cloudflare.answers import (
-    Answer,
     CloudflareResponseError,
+    RestEnvelope,
+    decode_rest_envelope,
     read_answer,
 )
 from tap_cloudflare_stream.cloudflare.stream import CloudflareRequests
@@ -53,37 +53,21 @@ PERMISSION = "Stream: Read"
 Token = str | None  # the next `start` of List videos; None for the first page
 
 
-class _RestError(msgspec.Struct):
-    """One entry of a v4 envelope's `errors`."""
+@dataclass(frozen=True)
+class CatalogPage:
+    """One answer: its items, where the declaration says they are, and Cloudflare's total."""
 
-    message: str = ""
-
-
-class _Envelope(msgspec.Struct):
-    """Cloudflare's v4 envelope; `result` stays plain JSON for the declaration to read."""
-
-    success: bool | None = None
-    errors: list[_RestError] | None = None
-    result: Any = None
-    total: int | None = None
-
-
-def decode_envelope(content: bytes) -> Answer[_Envelope]:
-    """An answer: the envelope, its error messages, or no data (retried, then an error)."""
-    envelope = msgspec.json.decode(content, type=_Envelope)
-    messages = [e.message for e in envelope.errors or [] if e.message]
-    if envelope.success is False and messages:
-        return Answer(None, messages, False)
-    if envelope.success is not True or envelope.result is None:
-        return Answer(None, [], False)  # `success: false` without errors, or `result: null`
-    return Answer(envelope, [], True)
+    items: list[Mapping[str, Any]]
+    total: int | None
 
 
 class StreamReadDeniedError(FatalAPIError):
     """HTTP 403: the credentials may not read this resource of the account."""
 
 
-class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStream[Token]):
+class CatalogStream(
+    CloudflareRequests[Token, CatalogPage], LeanRecordStream[Token], RESTStream[Token]
+):
     """One Stream REST resource, partitioned by account."""
 
     page_limit = PAGE_LIMIT  # videos per List videos request
@@ -95,13 +79,12 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
         self.path = resource.path
         self.primary_keys = list(resource.primary_key)
         self.replication_key = resource.read_date  # None: a full table
-        self._account = ""
-        self._page: tuple[requests.Response, list[Mapping[str, Any]], _Envelope] | None = None
         self._paginator: CreatedCursorPaginator | None = None
         self._total: int | None = None
         self._listed = 0
         self._pages = 0
         self._skipped: list[str] = []
+        self._versioned = False  # this sync sends ACTIVATE_VERSION after its records
 
     @override
     @property
@@ -115,19 +98,9 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
 
     @override
     @property
-    def partitions(self) -> list[dict[str, Any]]:
-        return [{"account_id": account} for account in self.parts.settings.account_ids]
-
-    @override
-    @property
-    def where(self) -> str:
-        return f"account {self._account}, stream {self.name}"
-
-    @override
-    @property
     def emit_activate_version_messages(self) -> bool:
         # singer-sdk would send ACTIVATE_VERSION before the records; this stream sends it after
-        # them, in _sync_records, and only when every account was listed.
+        # them, in after_records, and only when every account was listed.
         return False
 
     @property
@@ -157,21 +130,16 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
     # Responses
 
     @override
-    def validate_response(self, response: requests.Response) -> None:
+    def read_page(self, response: requests.Response) -> CatalogPage:
         if response.status_code == HTTPStatus.FORBIDDEN:
             raise StreamReadDeniedError(f"HTTP 403 for {self.where}", response)
-        # Decoded once, inside the retried call: errors in an HTTP 200 are retried or fail like
-        # any other; parse_response and the paginator read the cached page.
-        envelope = read_answer(response, decode_envelope, self.where)
-        self._page = (response, self._items_of(envelope), envelope)
+        envelope = read_answer(response, decode_rest_envelope, self.where, self.session.permission)
+        return CatalogPage(self._items_of(envelope), envelope.total)
 
     def _items(self, response: requests.Response) -> list[Mapping[str, Any]]:
-        if self._page is None or self._page[0] is not response:
-            self.validate_response(response)
-        assert self._page is not None
-        return self._page[1]
+        return self.page(response).items
 
-    def _items_of(self, envelope: _Envelope) -> list[Mapping[str, Any]]:
+    def _items_of(self, envelope: RestEnvelope) -> list[Mapping[str, Any]]:
         """The items of an answer, where the declaration says they are."""
         result = envelope.result
         items: Any
@@ -194,15 +162,15 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         self.mark_extracted()
-        items = self._items(response)
-        assert self._page is not None
+        page = self.page(response)
+        items = page.items
         if self._pages == 0:
-            self._total = self._page[2].total  # of the whole listing: the first page has no start
+            self._total = page.total  # of the whole listing: the first page has no start
         self._pages += 1
         if self._paginator is not None:
             items = self._paginator.fresh(items)
         self._listed += len(items)
-        today = datetime.datetime.now(datetime.timezone.utc).date()
+        today = self.parts.clock().date()  # the run's clock: storage_usage's `date`
         try:
             return [self.resource.record(self._account, item, today) for item in items]
         except ValueError as exc:
@@ -246,17 +214,17 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
             )
 
     @override
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Generator[dict[str, Any], Any, Any]:
-        versioned = self.tracks_deletions and context is None and write_messages
-        if versioned:
-            self._stream_version = int(time.time() * 1000)  # records carry it
+    def before_records(self, context: Context | None, *, write_messages: bool) -> None:
+        self._versioned = self.tracks_deletions and context is None and write_messages
+        if self._versioned:
+            self.stream_version = int(time.time() * 1000)  # records carry it
         self._skipped = []
-        yield from super()._sync_records(context, write_messages=write_messages)
-        if not versioned or not self.selected:
+
+    @override
+    def after_records(self, context: Context | None, *, write_messages: bool) -> None:
+        if not self._versioned or not self.selected:
             return
-        assert self._stream_version is not None
+        assert self.stream_version is not None
         if self._skipped:
             self.logger.warning(
                 "stream %s: not activating this run's table version, since account(s) %s were "
@@ -266,4 +234,4 @@ class CatalogStream(CloudflareRequests[Token], LeanRecordStream[Token], RESTStre
                 ", ".join(self._skipped),
             )
             return
-        self._write_activate_version_message(self._stream_version)
+        self.write_activate_version_message(self.stream_version)

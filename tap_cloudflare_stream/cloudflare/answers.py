@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import requests
@@ -46,14 +46,13 @@ AUTH_MARKERS = (
     "forbidden",
 )
 MAX_RETRY_AFTER_SECONDS = 330.0
-AUTH_FIX = (
-    "check api_token (it needs the Account Analytics: Read permission for this account) "
-    "or api_email/api_key"
-)
+# The API token permission each API family needs: a refusal names its own.
+ANALYTICS_PERMISSION = "Account Analytics: Read"  # GraphQL Analytics
+STREAM_PERMISSION = "Stream: Read"  # Stream's REST catalog
 
 
-class GraphQLError(msgspec.Struct):
-    """One entry of the `errors` list; only the message matters to the tap."""
+class ErrorEntry(msgspec.Struct):
+    """One entry of an `errors` list (GraphQL or REST); only the message matters to the tap."""
 
     message: str = ""
 
@@ -61,7 +60,16 @@ class GraphQLError(msgspec.Struct):
 class _Envelope(msgspec.Struct):
     """The outer shape of any answer, read when the typed decode fails."""
 
-    errors: list[GraphQLError] | None = None
+    errors: list[ErrorEntry] | None = None
+
+
+class RestEnvelope(msgspec.Struct):
+    """Cloudflare's REST (v4) envelope; `result` stays plain JSON for the caller to read."""
+
+    success: bool | None = None
+    errors: list[ErrorEntry] | None = None
+    result: Any = None
+    total: int | None = None
 
 
 @dataclass
@@ -71,6 +79,17 @@ class Answer(Generic[T]):
     content: T | None
     errors: list[str]
     data_present: bool
+
+
+def decode_rest_envelope(content: bytes) -> Answer[RestEnvelope]:
+    """A REST answer: the envelope, its error messages, or no data (retried, then an error)."""
+    envelope = msgspec.json.decode(content, type=RestEnvelope)
+    messages = [e.message for e in envelope.errors or [] if e.message]
+    if envelope.success is False and messages:
+        return Answer(None, messages, False)
+    if envelope.success is not True or envelope.result is None:
+        return Answer(None, [], False)  # `success: false` without errors, or `result: null`
+    return Answer(envelope, [], True)
 
 
 def error_messages(content: bytes) -> list[str] | None:
@@ -158,11 +177,12 @@ def retry_after_seconds(response: requests.Response) -> float | None:
 
 
 def classify(
-    response: requests.Response, messages: list[str], where: str
+    response: requests.Response, messages: list[str], where: str, permission: str
 ) -> RetriableAPIError | FatalAPIError:
     """Turn an error response (any status, with or without GraphQL errors) into an exception.
 
-    `where` names the account and dataset, so that the one-line error says what failed.
+    `where` names the account and dataset, so that the one-line error says what failed;
+    `permission` is what the API family needs, named when Cloudflare refuses the credentials.
     """
     status = response.status_code
     text = "; ".join(messages) if messages else f"HTTP {status} {response.reason}"
@@ -181,7 +201,10 @@ def classify(
     if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN) or any(
         m in lowered for m in AUTH_MARKERS
     ):
-        return CloudflareAuthError(f"Cloudflare refused {where}: {text}; {AUTH_FIX}.")
+        return CloudflareAuthError(
+            f"Cloudflare refused {where}: {text}; check api_token (it needs the {permission} "
+            "permission for this account) or api_email/api_key."
+        )
     if TOO_OLD_MARKER in lowered:
         return CloudflareTooOldError(
             f"Cloudflare refused {where}: {text}; the data asked for is older than it keeps."
@@ -201,28 +224,33 @@ def classify(
     )
 
 
-def read_answer(response: requests.Response, decode: Callable[[bytes], Answer[T]], where: str) -> T:
-    """Decode an answer, or raise what its status, body or errors mean; never an empty page."""
+def read_answer(
+    response: requests.Response, decode: Callable[[bytes], Answer[T]], where: str, permission: str
+) -> T:
+    """Decode an answer, or raise what its status, body or errors mean; never an empty page.
+
+    `permission` is the API token permission of the family that answered (named when refused).
+    """
     if response.status_code != HTTPStatus.OK:
-        raise classify(response, error_messages(response.content) or [], where)
+        raise classify(response, error_messages(response.content) or [], where, permission)
     try:
         answer = decode(response.content)
     except msgspec.ValidationError as exc:  # a DecodeError too: it must come first
         if messages := error_messages(response.content):
-            raise classify(response, messages, where) from None
+            raise classify(response, messages, where, permission) from None
         msg = f"Cloudflare sent an unexpected response for {where}: {exc}"
         raise CloudflareResponseError(msg) from None
     except msgspec.DecodeError:
         msg = f"Cloudflare sent a broken (truncated or non-JSON) body for {where}"
         raise CloudflareTransientError(msg, response) from None
     if answer.errors:
-        raise classify(response, answer.errors, where)
+        raise classify(response, answer.errors, where, permission)
     if answer.content is not None:
         return answer.content
     if answer.data_present:
         raise CloudflareAuthError(
             f"Cloudflare returned no account for {where}: check the account tag and that the "
-            "credentials can read it (Account Analytics: Read)."
+            f"credentials can read it ({permission})."
         )
     # `data: null` without errors is not an empty page: retry it, then fail.
     raise CloudflareTransientError(

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 
 WINDOW_SECONDS = 300.0
-GRAPHQL_REQUESTS_PER_5_MINUTES = 300
 REST_REQUESTS_PER_5_MINUTES = 1200
 
 

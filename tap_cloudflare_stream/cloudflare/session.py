@@ -18,7 +18,11 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from tap_cloudflare_stream.cloudflare.answers import CloudflareRateLimitError
+from tap_cloudflare_stream.cloudflare.answers import (
+    ANALYTICS_PERMISSION,
+    STREAM_PERMISSION,
+    CloudflareRateLimitError,
+)
 from tap_cloudflare_stream.cloudflare.budget import (
     REST_REQUESTS_PER_5_MINUTES,
     AccountBudgets,
@@ -120,10 +124,12 @@ class CloudflareSession(requests.Session):
         self,
         auth_headers: Mapping[str, str],
         budget: RequestBudget,
+        permission: str,
         account_budgets: AccountBudgets | None = None,
     ) -> None:
         super().__init__()
         self.auth = CloudflareAuthenticator(auth_headers)
+        self.permission = permission  # the API token permission this family needs
         self.budget = budget
         self.account_budgets = account_budgets
         if account_budgets is not None:
@@ -181,9 +187,10 @@ class CloudflareAPI:
         self.graphql = CloudflareSession(
             auth_headers,
             RequestBudget(requests_per_5_minutes),
+            ANALYTICS_PERMISSION,
             AccountBudgets(requests_per_5_minutes) if account_based else None,
         )
-        self.rest = CloudflareSession(auth_headers, RequestBudget(rest_limit))
+        self.rest = CloudflareSession(auth_headers, RequestBudget(rest_limit), STREAM_PERMISSION)
 
 
 class _Variables(msgspec.Struct):

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from singer_sdk import Tap
 from typing_extensions import override
 
 from tap_cloudflare_stream.records.state import PacedStateWriter
 from tap_cloudflare_stream.records.writer import RecordBufferingWriter
+from tap_cloudflare_stream.sdk_seam import SeamTap
 
 
 class Terminated(BaseException):
@@ -35,7 +35,7 @@ class Terminated(BaseException):
         self.wind_down = wind_down
 
 
-class TapOutput(Tap):
+class TapOutput(SeamTap):
     """Mix in before `Tap`: batched RECORD lines, paced STATE, a non-zero exit on SIGTERM."""
 
     message_writer_class = RecordBufferingWriter  # msgspec, no flush per RECORD
@@ -44,10 +44,10 @@ class TapOutput(Tap):
         self._terminating = False
         super().__init__(*args, **kwargs)
         assert isinstance(self.message_writer, RecordBufferingWriter)
-        self._state_writer = PacedStateWriter(self.message_writer)
+        self.use_state_writer(PacedStateWriter(self.message_writer))
 
     @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._terminating:
             return  # already winding down
         self._terminating = True

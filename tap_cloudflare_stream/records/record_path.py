@@ -2,11 +2,11 @@
 
 singer-sdk runs several generic steps for every record (property selection, type conformance,
 partition keys, a bookmark update, a flush per message). For these records most are no-ops and
-together they cost more than decoding the page (see docs/performance.md). Each override below
-skips only a step that cannot change the output, and falls back to singer-sdk's own code
-whenever a configuration could make the step matter. They override protected singer-sdk
-methods, which is why singer-sdk is pinned to 0.54.x; tests/test_sync.py checks every row,
-bookmark and resume through them.
+together they cost more than decoding the page (see docs/performance.md). Each hook below (of
+`sdk_seam.SeamStream`, which turns singer-sdk's private steps into them) skips only a step that
+cannot change the output, and falls back to singer-sdk's own code whenever a configuration could
+make the step matter. tests/test_sync.py checks, message for message, that every stream writes
+what singer-sdk's own steps write.
 
 It also holds the STATE rules every stream family shares: the paced cadence's STATE at the end
 of each stream, and in batch mode no STATE before the BATCH message naming the rows it covers.
@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.singerlib import RecordMessage
-from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 from tap_cloudflare_stream.records.state import IndexedStateManager, PacedStateWriter
+from tap_cloudflare_stream.sdk_seam import SeamStream
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
 _TToken = TypeVar("_TToken")
@@ -41,7 +40,7 @@ class BatchingWriter(Protocol):
         """Write out pending lines."""
 
 
-class LeanRecordStream(RESTStream[_TToken]):
+class LeanRecordStream(SeamStream[_TToken]):
     """An HTTP stream whose records are typed, sorted by replication key, carry their partition.
 
     Mix it in before singer-sdk's stream class: `class S(LeanRecordStream[T], GraphQLStream[T])`.
@@ -55,8 +54,7 @@ class LeanRecordStream(RESTStream[_TToken]):
         self._record_maps: list[tuple[str, StreamMap | None]] | None = None
         self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
         self._bookmarked_date: Any = None
-        self._batching = False  # in batch mode, rows sit in files until a BATCH names them
-        self._batch_announced = False
+        self._batches_at_state = 0  # BATCH messages written when the last STATE went out
 
     def mark_extracted(self) -> None:
         """A page was just read: its records share one time_extracted."""
@@ -70,68 +68,44 @@ class LeanRecordStream(RESTStream[_TToken]):
         finally:
             # The writer batches RECORD lines: they go out when a window's pages stop, however
             # they stop (a STATE after the window would flush them too).
-            writer = self._tap.message_writer
+            writer = self.tap.message_writer
             if isinstance(writer, BatchingWriter):
                 writer.flush()
 
     # STATE
 
     @override
-    @property
-    def state_manager(self) -> IndexedStateManager:
-        if not isinstance(self._state_manager, IndexedStateManager):
-            self._state_manager = IndexedStateManager(
-                tap_name=self.tap_name,
-                stream_name=self.name,
-                tap_state=self._tap_state,
-                state_partitioning_keys=self.state_partitioning_keys,
-                is_sorted=self.is_sorted,
-                check_sorted=self.check_sorted,
-            )
-        return self._state_manager
+    def new_state_manager(self, **kwargs: Any) -> IndexedStateManager:
+        return IndexedStateManager(**kwargs)
 
     @override
-    def _write_state_message(self) -> None:
-        if self._batching:
-            # A STATE may only follow a BATCH message: before it, the rows the STATE covers sit
-            # in a batch file that no message names yet.
-            if not self._batch_announced:
-                return
-            self._batch_announced = False
-        super()._write_state_message()
-
-    @override
-    def _sync_batches(self, batch_config: BatchConfig, context: Context | None = None) -> None:
-        self._batching = True
-        try:
-            super()._sync_batches(batch_config, context)
-        finally:
-            self._batching = False
-
-    @override
-    def _write_batch_message(self, encoding: Any, manifest: list[str]) -> None:
-        super()._write_batch_message(encoding, manifest)
-        self._batch_announced = True
+    def may_write_state(self) -> bool:
+        if not self.in_batch_sync:
+            return True
+        # In batch mode a STATE may only follow a BATCH message: before it, the rows the STATE
+        # covers sit in a batch file that no message names yet.
+        if self.batch_messages == self._batches_at_state:
+            return False
+        self._batches_at_state = self.batch_messages
+        return True
 
     @override
     def finalize_state_progress_markers(self, state: dict[str, Any] | None = None) -> None:
         super().finalize_state_progress_markers(state)
         # The cadence may have held this stream's last STATE back: the end of a stream has one.
-        writer = self._tap.state_writer
+        writer = self.tap.state_writer
         if isinstance(writer, PacedStateWriter):
             writer.end_of_stream(self.tap_state)
 
     # RECORD
 
     @override
-    def _generate_record_messages(
-        self, record: dict[str, Any]
-    ) -> Generator[RecordMessage, None, None]:
+    def record_messages(self, record: dict[str, Any]) -> Generator[RecordMessage, None, None]:
         maps = self._record_maps
         if maps is None:
             maps = self._record_maps = self._lean_record_maps()
         if not maps:  # deselected properties or type conformance: singer-sdk's full path
-            yield from super()._generate_record_messages(record)
+            yield from super().record_messages(record)
             return
         # Every property is selected and conformance is off: selection and conformance are
         # no-ops, and a plain copy map need not copy.
@@ -141,7 +115,7 @@ class LeanRecordStream(RESTStream[_TToken]):
                 yield RecordMessage(
                     stream=alias,
                     record=mapped,
-                    version=self._stream_version,
+                    version=self.stream_version,
                     time_extracted=self._time_extracted,
                 )
 
@@ -162,7 +136,7 @@ class LeanRecordStream(RESTStream[_TToken]):
         ]
 
     @override
-    def _process_record(
+    def process_record(
         self,
         record: dict[str, Any],
         child_context: Context | None = None,
@@ -173,15 +147,15 @@ class LeanRecordStream(RESTStream[_TToken]):
         if self.child_streams or (
             partition_context and not partition_context.keys() <= record.keys()
         ):
-            super()._process_record(record, child_context, partition_context)
+            super().process_record(record, child_context, partition_context)
 
     @override
-    def _increment_stream_state(
+    def increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
         # Records come sorted by date (or hour), thousands per value: once a window has
         # bookmarked a value, the same value again leaves the state as it is.
         date = latest_record.get(self.replication_key or "")
         if date is None or date != self._bookmarked_date:
-            super()._increment_stream_state(latest_record, context=context)
+            super().increment_stream_state(latest_record, context=context)
             self._bookmarked_date = date

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.helpers._state import StateWriter
-from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
+
+from tap_cloudflare_stream.sdk_seam import StateWriter, StreamStateManager
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, TapState
@@ -34,15 +34,13 @@ class PacedStateWriter(StateWriter):
         super().__init__(message_writer)
         self._writer = message_writer
         self._last_line = b""
-        self.held = 0  # STATEs the cadence held back (a later one carries their bookmarks)
 
     @override
     def write_state(self, state: TapState, *, force: bool = False) -> None:
         # Checked before encoding: a held STATE costs nothing, whatever its size.
         due = self.DATA_BYTES_PER_STATE_BYTE * len(self._last_line)
         if not force and self._writer.data_bytes_since_state < due:
-            self.held += 1
-            return
+            return  # held back: a later STATE carries its bookmarks
         line = self._writer.encode({"type": "STATE", "value": state})
         if line != self._last_line:
             self._writer.write_state_line(line)
@@ -57,15 +55,15 @@ class IndexedStateManager(StreamStateManager):
     """singer-sdk's state manager of one stream, finding a partition's state by its key.
 
     singer-sdk finds a partition's bookmark by scanning every partition of the stream, several
-    times per window: with N accounts a run scans N² entries. Here each partition's state is
-    remembered once found (or made) by singer-sdk, as long as the stream's partition list is
-    the same list.
+    times per window: with N accounts a run scans N² entries. Here each partition remembers
+    where in the stream's list singer-sdk found (or made) its state, and a lookup checks that
+    the entry there still has the partition's context: if singer-sdk replaced or changed the
+    list, the lookup falls back to singer-sdk's scan and remembers the new place.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._found: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
-        self._partitions: object = None
+        self._places: dict[tuple[tuple[str, Any], ...], int] = {}
 
     @override
     def get_context_state(self, context: Context | None) -> dict[str, Any]:
@@ -74,18 +72,21 @@ class IndexedStateManager(StreamStateManager):
             return super().get_context_state(context)
         try:
             key = tuple(sorted(partition.items()))
-            hash(key)
+            place = self._places.get(key)
         except TypeError:  # unhashable partition values: singer-sdk's own lookup
             return super().get_context_state(context)
-        stream = self.tap_state.get("bookmarks", {}).get(self.stream_name, {})
-        partitions = stream.get("partitions")
-        if partitions is not self._partitions:
-            self._found.clear()
-            self._partitions = partitions
-        state = self._found.get(key)
-        if state is None:
-            state = super().get_context_state(context)
-            if self._partitions is None:  # singer-sdk just made the list
-                self._partitions = self.tap_state["bookmarks"][self.stream_name]["partitions"]
-            self._found[key] = state
+        partitions = self._partitions()
+        if place is not None and place < len(partitions):
+            entry = partitions[place]
+            if isinstance(entry, dict) and entry.get("context") == partition:
+                return entry
+        state = super().get_context_state(context)
+        for place, entry in enumerate(self._partitions()):
+            if entry is state:
+                self._places[key] = place
+                break
         return state
+
+    def _partitions(self) -> list[Any]:
+        partitions = self.tap_state.get("bookmarks", {}).get(self.stream_name, {}).get("partitions")
+        return partitions if isinstance(partitions, list) else []

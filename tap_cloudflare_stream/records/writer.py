@@ -2,7 +2,7 @@
 
 RECORD lines gather in a buffer; every other message writes them out first. The writer counts
 the data bytes it wrote since the last STATE, which the STATE cadence (records/state.py) reads,
-and it never lets a termination signal interrupt a write half-way (records/termination.py).
+and it never lets a termination signal interrupt a write half-way (records/output.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 {#-
   One row per (account_id, date): the day's totals over video_daily, and the account's storage
-  as last read on or before that day (storage_usage is a daily snapshot: never summed).
+  as last read on or before that day (storage_usage is a daily snapshot: never summed). An
+  empty uid (or the var empty_uid_marker a stream map writes instead) is not a video.
 -#}
 with
 
@@ -12,7 +13,8 @@ watched as (
         sum(time_viewed_minutes) as time_viewed_minutes,
         sum(minutes_viewed) as minutes_viewed,
         sum(
-            case when (views > 0 or minutes_viewed > 0) and uid not in ('', '(empty)')
+            case when (views > 0 or minutes_viewed > 0)
+                and uid not in ('', {{ dbt.string_literal(var('empty_uid_marker')) }})
                 then 1 else 0 end
         ) as videos_watched
     from {{ ref('video_daily') }}
@@ -20,7 +22,12 @@ watched as (
 ),
 
 storage as (
-    select account_id, cast(date as date) as date, total_storage_minutes, video_count
+    select
+        account_id,
+        cast(date as date) as date,
+        total_storage_minutes,
+        total_storage_minutes_limit,
+        video_count
     from {{ cloudflare_stream.stream_source('storage_usage') }} as raw
 ),
 
@@ -50,6 +57,7 @@ select
     cast(coalesce(watched.minutes_viewed, 0) as {{ dbt.type_bigint() }}) as minutes_viewed,
     cast(coalesce(watched.videos_watched, 0) as {{ dbt.type_bigint() }}) as videos_watched,
     storage.total_storage_minutes,
+    storage.total_storage_minutes_limit,
     storage.video_count,
     latest_reading.storage_date as storage_read_on
 from days

@@ -4,6 +4,7 @@
   the grain, so no stream multiplies another's rows. Counts are Cloudflare's extrapolated
   values: they are summed, never multiplied by sample_interval. The catalog is joined with a
   left join: views of a video that has since been deleted stay, with name/creator/duration null.
+  share_of_minutes_viewed is the video's part of the account's billed minutes that day.
 -#}
 with
 
@@ -60,6 +61,10 @@ select
     cast(coalesce(playback.views, 0) as {{ dbt.type_bigint() }}) as views,
     cast(coalesce(playback.time_viewed_minutes, 0) as {{ dbt.type_bigint() }}) as time_viewed_minutes,
     cast(coalesce(billed.minutes_viewed, 0) as {{ dbt.type_bigint() }}) as minutes_viewed,
+    case when sum(billed.minutes_viewed) over (partition by grain.account_id, grain.date) > 0
+        then cast(coalesce(billed.minutes_viewed, 0) as {{ cloudflare_stream.type_double() }})
+            / sum(billed.minutes_viewed) over (partition by grain.account_id, grain.date)
+    end as share_of_minutes_viewed,
     cast(coalesce(buffering.buffer_events, 0) as {{ dbt.type_bigint() }}) as buffer_events,
     cast(coalesce(quality.quality_changes, 0) as {{ dbt.type_bigint() }}) as quality_changes,
     case when playback.views > 0
