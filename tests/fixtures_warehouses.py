@@ -13,9 +13,9 @@
 
 Both are read back through the warehouse's own client (tests/emulators/readback.py, run by the
 loader's venv Python). `run_twice_with_revision` is the end-to-end test both warehouses share:
-two pipeline runs, the second followed by `dbt build`, and the models compared with the
-stand-in's truth (`MODEL_CHECKS`). scripts/setup-warehouses installs everything; without it
-the tests skip (fail under CI=true).
+two pipeline runs, the second followed by `dbt build`, and every model compared with the
+stand-in's truth (`TRUTH`, tests/fixtures_dbt.py, the one the DuckDB and PostgreSQL tests use).
+scripts/setup-warehouses installs everything; without it the tests skip (fail under CI=true).
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudflare_standin import StandinConfig, StandinServer
+from cloudflare_standin import StandinServer
 
 from tests.e2e_support import (
     LOOKBACK,
@@ -51,14 +50,7 @@ from tests.e2e_support import (
     revising_standin,
     tap_env,
 )
-from tests.fixtures_dbt import (
-    Catalog,
-    expected_delivery_hourly,
-    expected_storage,
-    expected_video_daily,
-    loaded_catalog,
-    rounded,
-)
+from tests.fixtures_dbt import TRUTH, Loaded, compare_model, model_columns
 from tests.fixtures_meltano import (
     EXECUTABLE_NAMES,
     PLUGIN_EXECUTABLES,
@@ -68,7 +60,7 @@ from tests.fixtures_meltano import (
     windows_read,
 )
 from tests.fixtures_pg import free_port, missing
-from tests.standin import UTC, expected_hourly, utc_today
+from tests.standin import utc_today
 
 EMULATORS = ROOT / "tests" / "emulators"
 BQEMULATOR_PYTHON = ROOT / ".venv-bqemulator" / "bin" / "python"
@@ -311,144 +303,12 @@ def analytics_bookmarks(state: dict[str, Any]) -> dict[tuple[str, str], str]:
 # --- The models, read back and compared with the stand-in's truth ------------------------------
 
 
-@dataclass(frozen=True)
-class Truth:
-    """What the loaded raw tables hold, from the stand-in: the models' expected rows follow."""
-
-    config: StandinConfig
-    first: datetime.date  # the day-grained streams' days
-    last: datetime.date
-    catalog: Catalog  # the current videos, as loaded_catalog gives them
-    storage: list[dict[str, Any]]  # the storage readings
-    cmcd: list[dict[str, Any]]  # cmcd_hourly's rows
-
-
-Expected = dict[tuple[Any, ...], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class ModelCheck:
-    """A dbt model: its grain, the columns compared, and its rows as the stand-in says."""
-
-    model: str
-    key: Sequence[str]
-    columns: Sequence[str]
-    expected: Callable[[Truth], Expected]
-
-
-def _video_daily(truth: Truth) -> Expected:
-    return expected_video_daily(truth.config, truth.first, truth.last, truth.catalog)
-
-
-def _account_daily(truth: Truth) -> Expected:
-    """video_daily's truth summed per account and day, with the storage read by then."""
-    sums = ("views", "time_viewed_minutes", "minutes_viewed")
-    totals: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(lambda: dict.fromkeys(sums, 0))
-    for (account, day, _), row in _video_daily(truth).items():
-        for column in sums:
-            totals[(account, day)][column] += row[column]
-    for reading in truth.storage:  # a day with a storage reading is a row too
-        totals.setdefault((reading["account_id"], reading["date"]), dict.fromkeys(sums, 0))
-    return {
-        key: {
-            **values,
-            **dict(
-                zip(
-                    ("total_storage_minutes", "video_count"),
-                    expected_storage(truth.storage, key[0], key[1]),
-                    strict=True,
-                )
-            ),
-        }
-        for key, values in totals.items()
-    }
-
-
-def _stg_videos(truth: Truth) -> Expected:
-    return {
-        key: dict(zip(("name", "creator", "duration"), video, strict=True))
-        for key, video in truth.catalog.items()
-    }
-
-
-def _delivery_hourly(truth: Truth) -> Expected:
-    return expected_delivery_hourly(truth.cmcd)
-
-
-VIDEO_DAILY = (
-    "name", "creator", "duration", "in_catalog", "views", "time_viewed_minutes",
-    "minutes_viewed", "buffer_events", "quality_changes", "buffer_events_per_view",
-    "completion_estimate",
-)  # fmt: skip
-# One line per model; a new model adds its line (and its truth, in tests/fixtures_dbt.py).
-MODEL_CHECKS = [
-    ModelCheck(
-        "video_daily",
-        ("account_id", "date", "uid"),
-        VIDEO_DAILY,
-        _video_daily,
-    ),
-    ModelCheck(
-        "account_daily",
-        ("account_id", "date"),
-        ("views", "time_viewed_minutes", "minutes_viewed", "total_storage_minutes", "video_count"),
-        _account_daily,
-    ),
-    ModelCheck(
-        "video_delivery_hourly",
-        ("account_id", "datetime_hour", "video_id"),
-        ("requests", "milliseconds_viewed", "rebuffering_ratio", "avg_encoded_bitrate"),
-        _delivery_hourly,
-    ),
-    ModelCheck("stg_videos", ("account_id", "uid"), ("name", "creator", "duration"), _stg_videos),
-]
-
-
-def _key_part(value: Any) -> Any:
-    """A key value comparable across warehouses: dates and times as naive UTC ISO text."""
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, str) and len(value) > 10 and value[4] == "-" and value[10] == "T":
-        value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, datetime.datetime):
-        moment = value.astimezone(UTC) if value.tzinfo else value
-        return moment.replace(tzinfo=None).isoformat()
-    return value
-
-
-def model_errors(check: ModelCheck, rows: Sequence[Row], truth: Truth) -> list[str]:
-    """How a model's rows differ from its expected rows (none: exactly equal, each key once)."""
-    width = len(check.key)
-    got = {
-        tuple(_key_part(v) for v in row[:width]): {
-            column: rounded(value) for column, value in zip(check.columns, row[width:], strict=True)
-        }
-        for row in rows
-    }
-    want = {
-        tuple(_key_part(v) for v in key): {c: rounded(values[c]) for c in check.columns}
-        for key, values in check.expected(truth).items()
-    }
-    if not want:
-        return [f"{check.model}: the stand-in has no rows, so the comparison proves nothing"]
-    missing_keys, extra_keys = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-    wrong = [(key, got[key], row) for key, row in want.items() if got.get(key, row) != row]
-    problems = {
-        "duplicate keys": len(rows) - len(got),
-        f"rows missing, e.g. {missing_keys[:1]}": len(missing_keys),
-        f"unexpected rows, e.g. {extra_keys[:1]}": len(extra_keys),
-        f"rows differ, e.g. {wrong[:1]} (key, model, truth)": len(wrong),
-    }
-    return [f"{check.model}: {count} {what}" for what, count in problems.items() if count]
-
-
-def assert_models(warehouse: Warehouse, truth: Truth) -> None:
-    """Every checked model holds exactly its expected rows, each key once, every column equal."""
-    read = warehouse.read(
-        {check.model: [*check.key, *check.columns] for check in MODEL_CHECKS},
-        schema=warehouse.models_schema,
-    )
-    errors = [e for check in MODEL_CHECKS for e in model_errors(check, read[check.model][1], truth)]
+def assert_models(warehouse: Warehouse, loaded: Loaded) -> None:
+    """Every model in TRUTH, read back, holds exactly its truth: each key once, columns equal."""
+    truth = {model: expected(loaded) for model, expected in TRUTH.items()}
+    tables = {model: model_columns(model, want) for model, want in truth.items()}
+    read = warehouse.read(tables, schema=warehouse.models_schema)
+    errors = [e for m, want in truth.items() for e in compare_model(m, read[m][1], want)]
     assert not errors, "\n".join(errors)
 
 
@@ -519,8 +379,7 @@ def run_twice_with_revision(meltano_project: MeltanoProject, warehouse: Warehous
     assert_dbt_build_passed(log)
     unloaded = [line for line in log.splitlines() if "is not loaded" in line]
     assert not unloaded, unloaded  # every raw table came from the tap
-    catalog, storage = loaded_catalog(config, utc_today())
-    hours_from = datetime.datetime.combine(start, datetime.time(), UTC)
-    assert config.now is not None
-    cmcd = expected_hourly(config, "cmcd_hourly", config.accounts, hours_from, config.now)
-    assert_models(warehouse, Truth(config, start, new_day, catalog, storage, cmcd))
+    # What the runs read: the daily streams from start_date to the revised today, the catalog as
+    # the stand-in has it now and storage on the day the tap ran, the hourly ones from
+    # start_date 00:00 to the stand-in's hourly "now" (revise() moved it).
+    assert_models(warehouse, Loaded(config, first=start, read_on=utc_today()))
