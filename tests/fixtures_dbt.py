@@ -6,6 +6,7 @@ daily streams' rows (`expected_records`), the REST catalog (`expected_videos`,
 generated events themselves (`delivery_totals`, `live_input_totals`). `compare_model` compares
 a model's rows with them, row by row and column by column; `assert_model` queries the rows
 (DuckDB, PostgreSQL), tests/fixtures_warehouses.py reads them back (Snowflake, BigQuery).
+`dbt_env` and `assert_dbt_passed` serve every test that runs a dbt utility through Meltano.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cloudflare_standin import (
@@ -355,6 +357,19 @@ def _plain(value: Any, like: Any) -> Any:
     if isinstance(like, datetime.date) and isinstance(value, str):
         return datetime.date.fromisoformat(value)
     return value
+
+
+def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
+    """A dbt utility's target and log folders in the test's own folder (its settings' variables)."""
+    prefix = plugin.upper().replace("-", "_")
+    return {f"{prefix}_TARGET_PATH": str(tmp_path / plugin), f"{prefix}_LOG_PATH": str(tmp_path)}
+
+
+def assert_dbt_passed(log: str) -> None:
+    """dbt build ran every model and data test, none failed or was skipped."""
+    done = [line for line in log.splitlines() if "Done. PASS=" in line]
+    assert done, "dbt build did not finish"
+    assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
 
 
 def same(have: Any, want: Any) -> bool:

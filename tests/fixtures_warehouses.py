@@ -50,7 +50,14 @@ from tests.e2e_support import (
     revising_standin,
     tap_env,
 )
-from tests.fixtures_dbt import TRUTH, Loaded, compare_model, model_columns
+from tests.fixtures_dbt import (
+    TRUTH,
+    Loaded,
+    assert_dbt_passed,
+    compare_model,
+    dbt_env,
+    model_columns,
+)
 from tests.fixtures_meltano import (
     EXECUTABLE_NAMES,
     PLUGIN_EXECUTABLES,
@@ -211,7 +218,7 @@ def snowflake_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
             env={
                 "FAKESNOW_SERVER": f"http://127.0.0.1:{port}",  # the target's shim
                 "DBT_SNOWFLAKE_PORT": str(port),  # dbt-snowflake's port setting
-                **_dbt_folders("dbt-snowflake", tmp_path),
+                **dbt_env("dbt-snowflake", tmp_path),
             },
             types={
                 "date": {"DATE"},
@@ -222,12 +229,6 @@ def snowflake_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
                 "timestamp": {"TIMESTAMP_NTZ", "TIMESTAMP_TZ"},
             },
         )
-
-
-def _dbt_folders(plugin: str, tmp_path: Path) -> dict[str, str]:
-    """A dbt utility's target and log folders in the test's own folder (its settings' variables)."""
-    prefix = plugin.upper().replace("-", "_")
-    return {f"{prefix}_TARGET_PATH": str(tmp_path / plugin), f"{prefix}_LOG_PATH": str(tmp_path)}
 
 
 def _fake_credentials(path: Path) -> Path:
@@ -271,7 +272,7 @@ def bigquery_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
                 "BIGQUERY_EMULATOR_HOST": host,
                 "GOOGLE_APPLICATION_CREDENTIALS": str(_fake_credentials(tmp_path / "adc.json")),
                 "BIGQUERY_PROJECT": BIGQUERY_PROJECT,
-                **_dbt_folders("dbt-bigquery", tmp_path),
+                **dbt_env("dbt-bigquery", tmp_path),
             },
             types={
                 "date": {"DATE"},
@@ -310,13 +311,6 @@ def assert_models(warehouse: Warehouse, loaded: Loaded) -> None:
     read = warehouse.read(tables, schema=warehouse.models_schema)
     errors = [e for m, want in truth.items() for e in compare_model(m, read[m][1], want)]
     assert not errors, "\n".join(errors)
-
-
-def assert_dbt_build_passed(log: str) -> None:
-    """dbt build ran every model and data test, none failed or was skipped."""
-    done = [line for line in log.splitlines() if "Done. PASS=" in line]
-    assert done, "dbt build did not finish"
-    assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
 
 
 def run_twice_with_revision(meltano_project: MeltanoProject, warehouse: Warehouse) -> None:
@@ -376,7 +370,7 @@ def run_twice_with_revision(meltano_project: MeltanoProject, warehouse: Warehous
         marks = analytics_bookmarks(meltano_project.state(ENVIRONMENT, state_id))
         assert set(marks.values()) == {new_day.isoformat()}, marks
 
-    assert_dbt_build_passed(log)
+    assert_dbt_passed(log)
     unloaded = [line for line in log.splitlines() if "is not loaded" in line]
     assert not unloaded, unloaded  # every raw table came from the tap
     # What the runs read: the daily streams from start_date to the revised today, the catalog as

@@ -33,26 +33,20 @@ from cloudflare_standin import (
 )
 from cloudflare_standin.data import account_videos
 
-from tests.fixtures_dbt import TRUTH, Loaded, assert_model, expected_billing_monthly
+from tests.fixtures_dbt import (
+    TRUTH,
+    Loaded,
+    assert_dbt_passed,
+    assert_model,
+    dbt_env,
+    expected_billing_monthly,
+)
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
 from tests.fixtures_pg import PostgresServer
 from tests.standin import ACCOUNT_A, ACCOUNT_B, utc_today
 
 RAW = "cloudflare_stream"
 Query = Callable[[str], list[tuple[Any, ...]]]
-
-
-def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
-    """A dbt utility's target and log folders in the test's own folder (its settings' variables)."""
-    prefix = plugin.upper().replace("-", "_")
-    return {f"{prefix}_TARGET_PATH": str(tmp_path / plugin), f"{prefix}_LOG_PATH": str(tmp_path)}
-
-
-def assert_dbt_passed(log: str) -> None:
-    """dbt build ran every model and test, none failed or was skipped."""
-    done = [line for line in log.splitlines() if "Done. PASS=" in line]
-    assert done, "dbt build did not finish"
-    assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
 
 
 def assert_models_hold_the_truth(query: Query, loaded: Loaded) -> None:
