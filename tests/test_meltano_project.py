@@ -169,8 +169,13 @@ def test_every_tap_setting_is_defined_with_its_kind() -> None:
 
 
 def test_every_plugin_is_defined_inline() -> None:
-    for name, plugin in plugins().items():
-        for key in ("namespace", "pip_url", "executable", "settings"):
+    every = plugins()
+    for name, plugin in every.items():
+        # A twin (inherit_from) takes the rest from a parent defined here.
+        parent = plugin.get("inherit_from")
+        assert parent is None or "inherit_from" not in every[parent], name
+        keys = ("pip_url",) if parent else ("namespace", "pip_url", "executable", "settings")
+        for key in keys:
             assert plugin.get(key), f"{name}: no {key} (Meltano Hub cannot be reached)"
 
 
