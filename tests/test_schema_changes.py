@@ -35,7 +35,6 @@ from tests.standin import (
     HOURLY_STREAMS,
     NOW,
     STREAMS,
-    TODAY,
     UTC,
     SyncResult,
     bookmarks,
@@ -109,8 +108,8 @@ def _expected(
         return [video_record(a, v) for a in ACCOUNTS for v in expected_videos(config, a)]
     if stream == "live_inputs":
         return [live_input_record(a, v) for a in ACCOUNTS for v in expected_live_inputs(config, a)]
-    # storage_usage is dated by the wall clock (catalog/stream.py), not the run's clock.
-    return [storage_record(a, expected_storage_usage(config, a), TODAY) for a in ACCOUNTS]
+    # storage_usage is dated by the run's clock, the stand-in's now here.
+    return [storage_record(a, expected_storage_usage(config, a), now.date()) for a in ACCOUNTS]
 
 
 def _sorted(stream: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
