@@ -114,11 +114,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
-        default=True,
+        default=False,
         title="Emit ACTIVATE_VERSION messages",
-        description="videos and live_inputs send ACTIVATE_VERSION after listing every account, "
-        "so a target with activate_version marks items no longer listed (deleted videos) as "
-        "deleted. false: deleted videos stay in the warehouse as they were.",
+        description="true: videos and live_inputs send ACTIVATE_VERSION when every account was "
+        "listed completely, so a target with activate_version (target-postgres, "
+        "target-snowflake) marks or removes items no longer listed. Only safe in runs over "
+        "every account whose rows the table holds. The dbt models need no such message: they "
+        "take each account's latest complete listing (listing_id, catalog_listings).",
     ),
 ).to_dict()
 
@@ -141,7 +143,7 @@ class TapSettings:
     requests_per_5_minutes: int
     account_based_rate_limit: bool = False
     warnings: tuple[str, ...] = ()
-    emit_activate_version_messages: bool = True
+    emit_activate_version_messages: bool = False
 
     @property
     def rest_url(self) -> str:
@@ -351,5 +353,5 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
         requests_per_5_minutes=budget,
         account_based_rate_limit=account_based,
         warnings=tuple(warnings),
-        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", True),
+        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", False),
     )
