@@ -87,6 +87,20 @@ def test_every_record_carries_its_listing_and_each_listing_follows_its_records(
     assert max(ids) < min(later)
 
 
+def test_the_last_listing_row_goes_out_when_no_state_follows_it(
+    start_standin: StartStandin,
+) -> None:
+    # A second run over one account: its state does not change after the last listing, so no
+    # STATE follows the last row to flush the writer's batch of RECORD lines.
+    server = start_standin()
+    first = run(server)
+    config = tap_config(server.url, account_ids=[ACCOUNT_A])
+    second = sync(config, catalog=catalog_for(config, LISTED), state=first.final_state)
+    assert second.messages[-1]["type"] == "RECORD", "a STATE came last: the test proves nothing"
+    rows = {(r["stream"], r["account_id"]) for r in second.records["catalog_listings"]}
+    assert rows == {("videos", ACCOUNT_A), ("live_inputs", ACCOUNT_A)}
+
+
 @pytest.mark.parametrize("stream", ["videos", "live_inputs"])
 def test_a_listing_that_misses_items_stays_incomplete_and_deletes_nothing(
     start_standin: StartStandin, caplog: pytest.LogCaptureFixture, stream: str

@@ -302,6 +302,7 @@ class CatalogStream(
             self._held.append(listing)  # after the BATCH messages naming its records
         else:
             self.listings.write(listing)
+            self.flush_output()  # now: no STATE may follow to flush it (the run's end does not)
 
     def _warn_denied(self) -> None:
         self.logger.warning(
