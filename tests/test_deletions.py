@@ -19,14 +19,15 @@ too: an incomplete listing deletes nothing) and a WARNING names B and both count
 cannot run against the warehouse here yet (Snowflake and BigQuery until their dbt emulation
 lands), the raw tables are read back instead and must carry what the models need: every row's
 `listing_id` and the `catalog_listings` rows, from which the models' rule gives the same
-catalog.
+catalog. PostgreSQL plays it twice: with RECORD messages, and with the tap in batch mode
+(rows in batch files, no table version: the models are right all the same).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,22 @@ def postgres_warehouse(
     )
 
 
+@pytest.fixture
+def postgres_batch_warehouse(
+    postgres_warehouse: ScenarioWarehouse, tmp_path: Path
+) -> Iterator[ScenarioWarehouse]:
+    """The same, with the tap in batch mode: rows in batch files, no RECORD messages."""
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": batches.as_uri(), "prefix": "batch-"},
+    }
+    postgres_warehouse.env["TAP_CLOUDFLARE_STREAM_BATCH_CONFIG"] = json.dumps(batch_config)
+    yield postgres_warehouse
+    assert len(list(batches.iterdir())) >= 4, "no batch files: batch mode was not on"
+
+
 def emulated(warehouse: Warehouse) -> ScenarioWarehouse:
     """A Snowflake or BigQuery target against its emulator, read back raw (no dbt here yet)."""
 
@@ -337,7 +354,13 @@ def bigquery_scenario(bigquery_warehouse: Warehouse) -> ScenarioWarehouse:
 
 # One entry per warehouse: the fixture that sets it up. Snowflake and BigQuery read the raw
 # tables back until dbt runs against their emulators; then they set `dbt` and `query` as well.
-WAREHOUSES = ["duckdb_warehouse", "postgres_warehouse", "snowflake_scenario", "bigquery_scenario"]
+WAREHOUSES = [
+    "duckdb_warehouse",
+    "postgres_warehouse",
+    "postgres_batch_warehouse",
+    "snowflake_scenario",
+    "bigquery_scenario",
+]
 
 
 @pytest.mark.parametrize("warehouse_fixture", WAREHOUSES)
