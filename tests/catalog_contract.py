@@ -32,9 +32,7 @@ def _at(item: Any, *path: str) -> Any:
     return item
 
 
-def video_record(
-    account: str, video: dict[str, Any], listing_id: object = None
-) -> dict[str, Any]:
+def video_record(account: str, video: dict[str, Any], listing_id: object = None) -> dict[str, Any]:
     """The `videos` record of a Cloudflare video (from the listing `listing_id`, else any)."""
     return {
         "account_id": account,
