@@ -283,3 +283,10 @@ class SeamPushStream(Stream):
         if not self._schema_written:
             super()._write_schema_message()
             self._schema_written = True
+
+    @override
+    def _write_state_message(self) -> None:
+        # Why: the stream keeps no state and its own turn reads nothing: singer-sdk's STATE at
+        # the end of that turn would only repeat the incoming state (in batch mode, before any
+        # BATCH message).
+        return
