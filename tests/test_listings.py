@@ -199,6 +199,21 @@ def test_a_video_without_created_on_a_full_page_does_not_stop_the_listing(
     assert not listing["complete"]
 
 
+def test_a_listing_with_many_problems_names_the_first_three(start_standin: StartStandin) -> None:
+    # Four pages, each with one uid twice.
+    server = start_standin(
+        accounts=[ACCOUNT_A],
+        library_sizes={ACCOUNT_A: 3500},
+        rows_per_day=2,
+        faults=[Fault("duplicate_uid", at=[1, 2, 3, 4], dataset="videos")],
+    )
+    result = run(server)
+    [listing] = listings_of(result, "videos", ACCOUNT_A)
+    assert listing["items_listed"] == listing["cloudflare_total"] == 3500
+    assert listing["reason"].count("twice") == 3
+    assert listing["reason"].endswith("; and 1 more")
+
+
 def batch_rows(result: SyncResult) -> list[tuple[str, list[dict[str, Any]]]]:
     """(stream, rows) of each BATCH message, in order."""
     out = []

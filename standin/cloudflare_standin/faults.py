@@ -169,7 +169,7 @@ def mangle_items(kind: str, items: list[dict[str, Any]], key: str) -> None:
 
 
 def mangle_listing(kind: str, body: dict[str, Any], items: list[dict[str, Any]]) -> None:
-    """Damage a correct listing in place: the first item loses `created`, the first item comes
+    """Damage a correct listing in place: the first item loses `created`, the middle item comes
     again at the end of the page, or the envelope (or live inputs' result) loses `total`."""
     if kind == "no_total":
         body.pop("total", None)
@@ -178,7 +178,7 @@ def mangle_listing(kind: str, body: dict[str, Any], items: list[dict[str, Any]])
     elif items and kind == "missing_created":
         items[0].pop("created", None)
     elif items and kind == "duplicate_uid":
-        items.append(dict(items[0]))
+        items.append(dict(items[len(items) // 2]))
 
 
 def mangle_rows(kind: str, pages: list[list[dict[str, Any]]]) -> None:

@@ -461,7 +461,7 @@ def test_request_log_records_rest_requests(server: StandinServer) -> None:
     ("kind", "check"),
     [
         ("missing_created", lambda body, items: "created" not in items[0]),
-        ("duplicate_uid", lambda body, items: items[-1] == items[0] and body["total"] == 13),
+        ("duplicate_uid", lambda body, items: items[-1] == items[6] and body["total"] == 13),
         ("no_total", lambda body, items: "total" not in body and len(items) == 13),
     ],
 )
@@ -485,7 +485,7 @@ def test_listing_faults_on_videos(
     ("kind", "check"),
     [
         ("missing_created", lambda result: "created" not in result["liveInputs"][0]),
-        ("duplicate_uid", lambda result: result["liveInputs"][-1] == result["liveInputs"][0]),
+        ("duplicate_uid", lambda result: result["liveInputs"][-1] == result["liveInputs"][1]),
         ("no_total", lambda result: "total" not in result),
     ],
 )

@@ -262,7 +262,9 @@ class CatalogStream(
             "" if self._pages == 1 else "s",
         )
         if listing.problems:
-            listing.reason = "; ".join(dict.fromkeys(listing.problems))  # each problem once
+            problems = list(dict.fromkeys(listing.problems))  # each once, the first few named
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            listing.reason = "; ".join(problems[:3]) + more
         elif listing.total is None:
             listing.reason = "Cloudflare sent no total to check the listing against"
         elif listing.total != listing.items_listed:
