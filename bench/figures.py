@@ -4,8 +4,9 @@
     python -m bench.figures --check   # exit 1, naming the block, when one differs
 
 A figures block is the text between `<!-- figures: NAME -->` and `<!-- /figures -->` in a
-Markdown file. Its text is rendered here from bench/results.json (`python -m bench`) or
-bench/scale.json (`python -m bench.scale`), each of which records the commit it ran on. The
+Markdown file. Its text is rendered here from bench/results.json (`python -m bench`),
+bench/scale.json (`python -m bench.scale`) or bench/daily.json (`python -m bench.daily`), each
+of which records the commit it ran on. The
 benchmarks rewrite the blocks after writing their results, so a figure in the docs is never
 typed by hand; tests/test_doc_figures.py fails when a block differs from the results.
 """
@@ -24,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 SCALE = ROOT / "bench" / "scale.json"
+DAILY = ROOT / "bench" / "daily.json"
 BLOCK = re.compile(r"(<!-- figures: ([a-z-]+) -->\n)(.*?)(<!-- /figures -->)", re.DOTALL)
 SIZES = ("100k", "1M")
 EXTRACTORS = ("tap", "bare (json)", "bare (msgspec)")
@@ -181,10 +183,47 @@ def scale_table(scale: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def daily_requests(measured: dict[str, Any]) -> str:
+    """docs/scheduling.md's requests per account and day, by stream family and time of day."""
+    lines = [
+        f"`{measured['command']}` ({_ran_on(measured)}):",
+        "",
+        "| streams | " + " | ".join(measured["times"]) + " |",
+        "|---|" + "---:|" * len(measured["times"]),
+    ]
+    lines += [
+        f"| {family} | " + " | ".join(cells) + " |" for family, cells in measured["rows"].items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def daily_wall(measured: dict[str, Any]) -> str:
+    """docs/scheduling.md's API time of N accounts, per budget and kind of rate limit."""
+    lines = [
+        f"`{measured['command']}` ({_ran_on(measured)}):",
+        "",
+        "| accounts | requests_per_5_minutes | limits | GraphQL requests | most in any 300 s "
+        "| refused | API time |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in measured["rows"]:
+        limits = "per account" if row["account_based"] else "per user"
+        lines.append(
+            f"| {row['accounts']} | {row['budget']} | {limits} | {row['requests']:,} "
+            f"| {row['max_in_any_window']} | {row['refusals']} "
+            f"| {row['simulated_minutes']:.1f} min |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, tuple[Path, Callable[[dict[str, Any]], str]]] = {
     "bench-output": (RESULTS, bench_output),
     "bench-summary": (RESULTS, bench_summary),
     "scale-table": (SCALE, scale_table),
+    "daily-requests": (DAILY, lambda daily: daily_requests(daily["requests"])),
+    "daily-scheduled": (DAILY, lambda daily: daily_wall(daily["scheduled"])),
+    "daily-first-run": (DAILY, lambda daily: daily_wall(daily["first-run"])),
+    "daily-sizing": (DAILY, lambda daily: daily_wall(daily["sizing"])),
 }
 
 

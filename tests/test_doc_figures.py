@@ -22,7 +22,7 @@ def test_every_figures_block_in_the_docs_is_rendered_from_the_committed_results(
 
 
 def test_a_figure_typed_over_in_a_doc_is_named(tmp_path: Path) -> None:
-    for name in ("README.md", "docs", "bench/results.json", "bench/scale.json"):
+    for name in ("README.md", "docs", "bench/results.json", "bench/scale.json", "bench/daily.json"):
         source, copy = ROOT / name, tmp_path / name
         copy.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, copy)
@@ -36,7 +36,8 @@ def test_a_figure_typed_over_in_a_doc_is_named(tmp_path: Path) -> None:
 
 def ran_on(results: dict[str, Any]) -> list[dict[str, Any]]:
     scale = json.loads(figures.SCALE.read_text())
-    return [results, results["budget_run"], *scale.values()]
+    daily = json.loads(figures.DAILY.read_text())
+    return [results, results["budget_run"], *scale.values(), *daily.values()]
 
 
 def test_the_results_name_a_commit_of_this_history_and_a_clean_tree() -> None:
