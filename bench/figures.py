@@ -32,14 +32,16 @@ EXTRACTORS = ("tap", "bare (json)", "bare (msgspec)")
 
 
 def commit_of(tree: Path = ROOT) -> dict[str, Any]:
-    """The commit a benchmark runs on, and whether the tree had uncommitted changes."""
+    """The commit a benchmark runs on, and whether the code had uncommitted changes."""
 
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=tree, capture_output=True, text=True, check=True
         ).stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    # Results and docs do not change what is measured: a tree dirty only there is clean.
+    changes = git("status", "--porcelain", "--", ".", ":!bench/*.json", ":!*.md")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changes)}
 
 
 def _runs(results: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
