@@ -6,8 +6,9 @@
 
 A stand-in of Cloudflare's API runs in its own process with one account whose
 video_playback_events hold about 15,000 rows a day. Each extractor runs as its own process,
-writing to /dev/null; its CPU (user + sys) and peak RSS come from os.wait4, so the stand-in's
-CPU is never counted. The extractors:
+writing to /dev/null; its CPU (user + sys) comes from os.wait4 and its peak RSS from its own
+VmHWM (wait4's ru_maxrss would include this process's peak, inherited at fork), so the
+stand-in's CPU and memory are never counted. The extractors:
 
 - tap: the real CLI, `tap-cloudflare-stream --config ... --catalog ...` (one stream selected);
 - bare (json): bench/bare_extractor.py, plain requests + json, the same queries and pages;
@@ -16,7 +17,8 @@ CPU is never counted. The extractors:
 Each reads about 100,000 rows (7 days, one window) and about 1,000,000 rows (70 days, three
 windows), 10,000 rows a page. Requests are read from the stand-in's request log. Then a
 compressed-clock sync shows the request budget at work (bench/budget.py). Figures are printed
-and written to bench/results.json.
+and written to bench/results.json with the commit they ran on, and the docs' figures blocks
+are rewritten from them (bench/figures.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import budget as budget_sim
-from bench.harness import ACCOUNT, ROOT, STREAM, TOKEN, StandinProcess, catalog, tap_command
+from bench import figures
+from bench.harness import (
+    ACCOUNT,
+    ROOT,
+    STREAM,
+    TOKEN,
+    PeakMemory,
+    StandinProcess,
+    catalog,
+    tap_command,
+)
 from bench.harness import tap_config as make_tap_config
 from tap_cloudflare_stream.analytics.windows import utc_today
 
@@ -87,19 +99,22 @@ def fewest_requests(entries: list[dict[str, Any]], page_size: int) -> tuple[int,
     return sum(n // page_size + 1 for n in rows.values()), len(rows), sum(rows.values())
 
 
-def measure(command: list[str], stderr_path: Path) -> tuple[resource.struct_rusage, float, bytes]:
-    """Run a process with stdout to /dev/null; return its rusage, wall seconds and stderr."""
+def measure(
+    command: list[str], stderr_path: Path
+) -> tuple[resource.struct_rusage, float, float, bytes]:
+    """Run a process with stdout to /dev/null; its rusage, peak MB, wall seconds and stderr."""
     with stderr_path.open("wb") as stderr, open(os.devnull, "wb") as devnull:
         began = time.perf_counter()
         process = subprocess.Popen(command, stdout=devnull, stderr=stderr, cwd=ROOT)
-        _, status, usage = os.wait4(process.pid, 0)
+        with PeakMemory(process.pid) as peak:
+            _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - began
         process.returncode = os.waitstatus_to_exitcode(status)
     output = stderr_path.read_bytes()
     if process.returncode != 0:
         tail = output.decode(errors="replace")[-3000:]
         raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{tail}")
-    return usage, wall, output
+    return usage, peak.megabytes, wall, output
 
 
 def run_one(
@@ -149,7 +164,7 @@ def run_one(
             codec,
         ]
     before = standin.log_size()
-    usage, wall, stderr = measure(command, workdir / "stderr.log")
+    usage, peak_mb, wall, stderr = measure(command, workdir / "stderr.log")
     entries = standin.log_since(before)
     counts = _RECORD_COUNT if extractor == "tap" else _BARE_COUNT
     rows = sum(int(n) for n in counts.findall(stderr))
@@ -162,7 +177,7 @@ def run_one(
         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
         user_seconds=round(usage.ru_utime, 3),
         sys_seconds=round(usage.ru_stime, 3),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        peak_rss_mb=round(peak_mb, 1),
         wall_seconds=round(wall, 2),
         data_requests=data,
         fewest_data_requests=fewest,
@@ -182,26 +197,6 @@ def best(runs: list[Run]) -> dict[tuple[str, str], Run]:
     return chosen
 
 
-def table(chosen: dict[tuple[str, str], Run], sizes: list[str]) -> str:
-    """The side-by-side table."""
-    head = (
-        f"{'extractor':<15} {'rows':>10} {'CPU s':>7} {'rows/CPU-s':>11} {'peak RSS':>9} "
-        f"{'wall s':>7} {'data req':>9} {'fewest':>7} {'other req':>9} {'windows':>7}"
-    )
-    lines = [head, "-" * len(head)]
-    for size in sizes:
-        for extractor in EXTRACTORS:
-            run = chosen[(extractor, size)]
-            lines.append(
-                f"{extractor:<15} {run.rows:>10,} {run.cpu_seconds:>7.2f} "
-                f"{run.rows_per_cpu_second:>11,.0f} {run.peak_rss_mb:>6.1f} MB "
-                f"{run.wall_seconds:>7.2f} {run.data_requests:>9} {run.fewest_data_requests:>7} "
-                f"{run.other_requests:>9} {run.windows:>7}"
-            )
-        lines.append("")
-    return "\n".join(lines)
-
-
 def run_budget() -> list[dict[str, Any]]:
     """Run the compressed-clock budget simulation at 300 and 90 and print its figures."""
     print()
@@ -209,19 +204,8 @@ def run_budget() -> list[dict[str, Any]]:
     results = []
     for limit in BUDGETS:
         result = budget_sim.simulate(budget=limit)
-        print(
-            f"  requests_per_5_minutes {result.budget}; {result.accounts} accounts x "
-            f"{result.streams} analytics streams on one token, page size {result.page_size}, "
-            "0-0.4 s in flight per request"
-        )
-        print(
-            f"  GraphQL requests {result.requests} ({result.data_requests} data), rows "
-            f"{result.rows:,}; max in any {result.window_seconds:.0f} s: "
-            f"{result.max_in_any_window}; refusals: {result.refusals}; simulated duration "
-            f"{result.simulated_seconds:,.0f} s (tap waited {result.tap_waited_seconds:,.0f} s)"
-            f"{'' if result.error is None else '; ERROR: ' + result.error}",
-            flush=True,
-        )
+        line = figures.budget_line(result.as_dict())
+        print(line + ("" if result.error is None else f"; ERROR: {result.error}"), flush=True)
         results.append(result.as_dict())
     return results
 
@@ -232,10 +216,18 @@ def budget_only(output: Path) -> int:
     results = json.loads(output.read_text()) if output.exists() else {}
     results["budget"] = budget
     results["budget_command"] = "python -m bench --budget-only"
-    results["budget_date"] = utc_today().isoformat()
-    output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nBudget figures written to {output}")
+    results["budget_run"] = {**figures.commit_of(), "date": utc_today().isoformat()}
+    write_results(output, results)
     return 0 if all(result["ok"] for result in budget) else 1
+
+
+def write_results(output: Path, results: dict[str, Any]) -> None:
+    """Write the figures, and rewrite the docs' figures blocks from bench/results.json."""
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nFigures written to {output}")
+    if output.resolve() == figures.RESULTS:
+        for path in figures.rewrite():
+            print(f"Figures rewritten in {path.relative_to(ROOT)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in chosen.values():
         if run.rows != run.rows_served:
             raise SystemExit(f"{run.extractor} emitted {run.rows} rows of {run.rows_served}")
-    tap_big, tap_small = chosen[("tap", "1M")], chosen[("tap", "100k")]
+    tap_big = chosen[("tap", "1M")]
     ratio_json = tap_big.rows_per_cpu_second / chosen[("bare (json)", "1M")].rows_per_cpu_second
     ratio_msgspec = (
         tap_big.rows_per_cpu_second / chosen[("bare (msgspec)", "1M")].rows_per_cpu_second
@@ -304,31 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         for size in ranges
     )
 
-    print()
-    print(
-        f"{STREAM}, 1 account, page size {args.page_size:,}, {args.rows_per_day:,} rows a day; "
-        f"best of {args.repeat}; stand-in in its own process; output to /dev/null"
-    )
-    print()
-    print(table(chosen, list(ranges)))
-    print(f"tap / bare (json)     rows per CPU-second, 1M rows: {ratio_json:.0%}  (target >= 60%)")
-    print(f"tap / bare (msgspec)  rows per CPU-second, 1M rows: {ratio_msgspec:.0%}")
-    print(
-        f"tap peak RSS: {tap_small.peak_rss_mb:.1f} MB at {tap_small.rows:,} rows, "
-        f"{tap_big.peak_rss_mb:.1f} MB at {tap_big.rows:,} rows  (target < 150 MB, flat)"
-    )
-    print(
-        f"tap data requests = fewest possible: {'yes' if tap_requests_ok else 'NO'} "
-        "(fewest = rows // page size + 1 per window: a window whose rows fill its last page "
-        "exactly needs one more, empty, page to learn that it ended); "
-        f"the tap's other request is its one settings query per account"
-    )
-
     budget = None if args.skip_budget else run_budget()
 
+    ran_on = {**figures.commit_of(), "date": today.isoformat()}
     results = {
         "command": "python -m bench" + (f" --repeat {args.repeat}" if args.repeat > 1 else ""),
-        "date": today.isoformat(),
+        **ran_on,
         "environment": {
             "python": platform.python_version(),
             "machine": platform.machine(),
@@ -349,9 +322,25 @@ def main(argv: list[str] | None = None) -> int:
         "tap_vs_bare_msgspec": round(ratio_msgspec, 3),
         "tap_requests_are_fewest_possible": tap_requests_ok,
         "budget": budget,
+        "budget_command": "python -m bench",
+        "budget_run": ran_on,
     }
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nFigures written to {args.output}")
+    if budget is None:  # keep the last budget figures
+        old = json.loads(args.output.read_text()) if args.output.exists() else {}
+        results.update({k: old[k] for k in ("budget", "budget_command", "budget_run") if k in old})
+    print()
+    print(
+        f"{STREAM}, 1 account, page size {args.page_size:,}, {args.rows_per_day:,} rows a day; "
+        f"best of {args.repeat}; stand-in in its own process; output to /dev/null"
+    )
+    print()
+    print(figures.extractors_table(results) + figures.verdicts(results))
+    print(
+        "(fewest = rows // page size + 1 per window: a window whose rows fill its last page "
+        "exactly needs one more, empty, page to learn that it ended; the tap's other request "
+        "is its one settings query per account)"
+    )
+    write_results(args.output, results)
     ok = ratio_json >= 0.6 and tap_big.peak_rss_mb < 150 and tap_requests_ok
     return 0 if ok and (budget is None or all(result["ok"] for result in budget)) else 1
 

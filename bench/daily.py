@@ -4,6 +4,10 @@
     python -m bench.daily --accounts 10 100 --budget 90
     python -m bench.daily --first-run --accounts 10    # no state: 90 days and the hourly retention
 
+Each table is printed and kept in bench/daily.json under a name (`--save-as`; by default
+`scheduled`, or `first-run`), with the command and the commit it ran on; the docs' figures
+blocks are rewritten from them (bench/figures.py).
+
 A scheduled day's run starts from the state a run 24 hours earlier left: each daily stream's
 bookmark is yesterday, each hourly stream's the hour of 24 hours ago. It reads bookmark -
 lookback_days (3, as meltano.yml's prod) to today, and the hours from bookmark -
@@ -23,8 +27,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
+import sys
 from typing import Any
 
+from bench import figures
 from bench.budget import BudgetResult, simulate
 from tap_cloudflare_stream.analytics.datasets import DATASETS
 from tap_cloudflare_stream.analytics.windows import DAY, UTC, floor
@@ -107,11 +114,9 @@ def day_run(
     return result
 
 
-def requests_table(times: tuple[str, ...]) -> None:
+def requests_table(times: tuple[str, ...]) -> dict[str, Any]:
     """GraphQL (and REST) requests of one account's scheduled day, by stream family and time."""
-    print("Requests per account and scheduled day (GraphQL; REST for the catalog), at UTC:")
-    print("| streams | " + " | ".join(times) + " |")
-    print("|---|" + "---:|" * len(times))
+    rows = {}
     for family, streams in FAMILIES.items():
         cells = []
         for clock_time in times:
@@ -119,21 +124,16 @@ def requests_table(times: tuple[str, ...]) -> None:
             parts = [str(result.requests)] if result.requests else []
             parts += [f"{result.rest_requests} REST"] if result.rest_requests else []
             cells.append(" + ".join(parts))
-        print(f"| {family} | " + " | ".join(cells) + " |", flush=True)
-    print()
+        rows[family] = cells
+        print(f"  {family}: {cells}", flush=True)
+    return {"times": list(times), "rows": rows}
 
 
 def wall_table(
     accounts: list[int], budgets: list[int], first_run_days: int | None, rows_per_day: int
-) -> None:
+) -> dict[str, Any]:
     """API time of the analytics streams for N accounts, per budget, per user and per account."""
-    what = f"a first run ({first_run_days} days)" if first_run_days else "a scheduled day"
-    print(f"Every analytics stream, {what}, at {WALL_TIME_AT} UTC, one token:")
-    print(
-        "| accounts | requests_per_5_minutes | limits | GraphQL requests "
-        "| most in any 300 s | refused | API time |"
-    )
-    print("|---:|---:|---|---:|---:|---:|---:|")
+    rows = []
     for count in accounts:
         for budget in budgets:
             for account_based in (False, True):
@@ -146,18 +146,23 @@ def wall_table(
                     first_run_days=first_run_days,
                     rows_per_day=rows_per_day,
                 )
-                limits = "per account" if account_based else "per user"
-                print(
-                    f"| {count} | {budget} | {limits} | {result.requests:,} "
-                    f"| {result.max_in_any_window} | {result.refusals} "
-                    f"| {result.simulated_seconds / 60:.1f} min |",
-                    flush=True,
+                rows.append(
+                    {
+                        "accounts": count,
+                        "budget": budget,
+                        "account_based": account_based,
+                        "requests": result.requests,
+                        "max_in_any_window": result.max_in_any_window,
+                        "refusals": result.refusals,
+                        "simulated_minutes": round(result.simulated_seconds / 60, 1),
+                    }
                 )
-    print()
+                print(f"  {rows[-1]}", flush=True)
+    return {"at": WALL_TIME_AT, "first_run_days": first_run_days, "rows": rows}
 
 
-def main() -> None:
-    """Print the requests table and the API-time table."""
+def main(argv: list[str] | None = None) -> None:
+    """Run the tables asked for, print them, keep them in bench/daily.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, nargs="+", default=[1, 10, 50, 100])
     parser.add_argument("--budget", type=int, nargs="+", default=[300, 90])
@@ -167,10 +172,24 @@ def main() -> None:
         "--first-run", action="store_true", help="no state: read 90 days (API-time table only)"
     )
     parser.add_argument("--skip-requests", action="store_true", help="skip the first table")
-    args = parser.parse_args()
+    parser.add_argument("--save-as", help="name in bench/daily.json (scheduled, first-run)")
+    args = parser.parse_args(argv)
+    ran_on = {
+        **figures.commit_of(),
+        "date": datetime.date.today().isoformat(),
+        "command": " ".join(["python -m bench.daily", *(sys.argv[1:] if argv is None else argv)]),
+    }
+    results = json.loads(figures.DAILY.read_text()) if figures.DAILY.exists() else {}
+    name = args.save_as or ("first-run" if args.first_run else "scheduled")
     if not (args.skip_requests or args.first_run):
-        requests_table(tuple(args.times))
-    wall_table(args.accounts, args.budget, 90 if args.first_run else None, args.rows_per_day)
+        results["requests"] = {**ran_on, **requests_table(tuple(args.times))}
+        print(figures.daily_requests(results["requests"]))
+    wall = wall_table(args.accounts, args.budget, 90 if args.first_run else None, args.rows_per_day)
+    results[name] = {**ran_on, **wall}
+    print(figures.daily_wall(results[name]))
+    figures.DAILY.write_text(json.dumps(results, indent=2) + "\n")
+    for path in figures.rewrite():
+        print(f"Figures rewritten in {path.relative_to(figures.ROOT)}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import datetime
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any
 
 import requests
@@ -31,6 +33,46 @@ def tap_command() -> list[str]:
     """The tap's real command line, from the running interpreter's environment."""
     script = Path(sys.executable).parent / "tap-cloudflare-stream"
     return [str(script)] if script.exists() else [sys.executable, "-m", "tap_cloudflare_stream.tap"]
+
+
+class PeakMemory:
+    """A process's own peak resident set (VmHWM), polled while the `with` block runs.
+
+    os.wait4's ru_maxrss cannot serve: a child forked from this process starts with this
+    process's peak, so a small extractor would report the benchmark's own memory.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self._status = Path(f"/proc/{pid}/status")
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self.megabytes = 0.0
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while True:
+            try:
+                status = self._status.read_text()
+            except OSError:
+                return  # the process ended
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.megabytes = max(self.megabytes, int(line.split()[1]) / 1024)
+            if self._stop.wait(self._interval):
+                return
 
 
 class StandinProcess:

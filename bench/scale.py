@@ -8,7 +8,8 @@ A stand-in (its own process, no rate limit) serves N accounts with a few rows a 
 reads one day of the four daily streams for every account (`requests_per_5_minutes: 0`). The
 tap's stdout is read by this process, which counts RECORD and STATE bytes; the tap's CPU comes
 from os.wait4 on its process and its peak memory from its own VmHWM (/proc/<pid>/status, read
-while it runs), never the stand-in's. Figures are printed and appended to bench/scale.json.
+while it runs), never the stand-in's. Figures are stored under the label, with the commit of
+the tree measured, in bench/scale.json, and the docs' figures blocks rewritten from them.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ROOT, TOKEN
+from bench import figures
+from bench.harness import ROOT, TOKEN, PeakMemory
 
+COUNTS = "40,400,2000"
 STREAMS = ("video_playback_events", "minutes_viewed", "video_buffer_events", "video_quality_events")
 
 
@@ -68,18 +70,6 @@ def start_standin(tags: list[str], today: datetime.date, workdir: Path) -> subpr
     return process
 
 
-def peak_memory_mb(pid: int, stop: threading.Event, result: list[float]) -> None:
-    """Poll the process's own VmHWM (its peak resident set) until `stop`."""
-    while not stop.wait(0.05):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            return
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                result.append(int(line.split()[1]) / 1024)
-
-
 def run_tap(tree: Path, config: Path, catalog: Path, workdir: Path) -> dict[str, Any]:
     """Run one tap process; count its output by message type; return its figures."""
     env = {**os.environ, "PYTHONPATH": str(tree), "LOGLEVEL": "WARNING"}
@@ -92,21 +82,17 @@ def run_tap(tree: Path, config: Path, catalog: Path, workdir: Path) -> dict[str,
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=tree
         )
-        stop, memory = threading.Event(), list[float]()
-        watcher = threading.Thread(target=peak_memory_mb, args=(process.pid, stop, memory))
-        watcher.start()
         sizes = {"RECORD": 0, "STATE": 0, "other": 0}
         counts = {"RECORD": 0, "STATE": 0, "other": 0}
         assert process.stdout is not None
-        for line in process.stdout:
-            kind = "RECORD" if line.startswith(b'{"type":"RECORD"') else "other"
-            if kind == "other" and line.startswith(b'{"type":"STATE"'):
-                kind = "STATE"
-            sizes[kind] += len(line)
-            counts[kind] += 1
-        _, status, usage = os.wait4(process.pid, 0)
-        stop.set()
-        watcher.join()
+        with PeakMemory(process.pid) as peak:
+            for line in process.stdout:
+                kind = "RECORD" if line.startswith(b'{"type":"RECORD"') else "other"
+                if kind == "other" and line.startswith(b'{"type":"STATE"'):
+                    kind = "STATE"
+                sizes[kind] += len(line)
+                counts[kind] += 1
+            _, status, usage = os.wait4(process.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the tap failed: {(workdir / 'tap.stderr').read_text()[-2000:]}")
     return {
@@ -116,7 +102,7 @@ def run_tap(tree: Path, config: Path, catalog: Path, workdir: Path) -> dict[str,
         "records": counts["RECORD"],
         "states": counts["STATE"],
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_memory_mb": round(max(memory, default=0.0), 1),
+        "peak_memory_mb": round(peak.megabytes, 1),
         "wall_seconds": round(time.perf_counter() - began, 1),
     }
 
@@ -166,26 +152,6 @@ def measure(tree: Path, count: int, workdir: Path) -> dict[str, Any]:
         standin.wait(timeout=30)
 
 
-def table(label: str, runs: list[dict[str, Any]]) -> str:
-    """The figures as a Markdown table."""
-    lines = [
-        f"{label}:",
-        "",
-        "| accounts | RECORD bytes | STATE bytes | STATE messages | tap CPU s | CPU ms per "
-        "account | output bytes per account | peak memory |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for run in runs:
-        n = run["accounts"]
-        output = run["record_bytes"] + run["state_bytes"] + run["other_bytes"]
-        lines.append(
-            f"| {n:,} | {run['record_bytes']:,} | {run['state_bytes']:,} | {run['states']:,} | "
-            f"{run['cpu_seconds']:.2f} | {1000 * run['cpu_seconds'] / n:.1f} | "
-            f"{output / n:,.0f} | {run['peak_memory_mb']:.0f} MB |"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure each account count, print the table, append the figures to bench/scale.json."""
     parser = argparse.ArgumentParser(
@@ -195,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout whose tap to run")
     parser.add_argument("--label", default="after")
-    parser.add_argument("--counts", default="40,400,2000")
+    parser.add_argument("--counts", default=COUNTS)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "scale.json")
     args = parser.parse_args(argv)
     runs = []
@@ -204,11 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="tap-cloudflare-stream-scale-") as tmp:
             runs.append(measure(args.tree.resolve(), count, Path(tmp)))
         print(f"    {runs[-1]}", flush=True)
-    print()
-    print(table(args.label, runs))
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    results[args.label] = runs
+    counts = "" if args.counts == COUNTS else f" --counts {args.counts}"
+    command = f"python -m bench.scale{counts}"
+    results[args.label] = {
+        **figures.commit_of(args.tree),
+        "date": datetime.date.today().isoformat(),
+        "command": command,
+        "runs": runs,
+    }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(figures.scale_table(results))
+    if args.output.resolve() == figures.SCALE:
+        for path in figures.rewrite():
+            print(f"Figures rewritten in {path.relative_to(ROOT)}")
     return 0
 
 

@@ -11,7 +11,7 @@ import datetime
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -50,45 +50,47 @@ def split_key(key: str) -> tuple[str, str]:
     return key, "eq"
 
 
+def pinned(flt: Filter) -> Iterator[tuple[str, str, Any]]:
+    """(field, operator, value) of each condition at the top level and in AND lists.
+
+    OR branches never narrow what a filter pins, so they are left out; so are null values.
+    """
+    for key, value in flt.items():
+        if value is None or key == "OR":
+            continue
+        if key == "AND":
+            for sub in value:
+                yield from pinned(sub)
+            continue
+        yield (*split_key(key), value)
+
+
 def date_bounds(flt: Filter) -> tuple[datetime.date | None, datetime.date | None]:
     """Date range the filter pins: its top level and AND lists (OR branches never widen it)."""
     lows: list[datetime.date] = []
     highs: list[datetime.date] = []
-
-    def walk(node: Filter) -> None:
-        for key, value in node.items():
-            if value is None:
-                continue
-            if key == "AND":
-                for sub in value:
-                    walk(sub)
-                continue
-            if key == "OR":
-                continue
-            field, op = split_key(key)
-            if op not in ("eq", "geq", "gt", "leq", "lt", "in"):
-                continue
-            if field == "date":
-                days = [datetime.date.fromisoformat(v) for v in value] if op == "in" else None
-                point = None if days is not None else datetime.date.fromisoformat(value)
-            elif field in DATETIME_STEPS:
-                days = [_epoch_day(v) for v in value] if op == "in" else None
-                point = None if days is not None else _epoch_day(value - (op == "lt"))
-            else:
-                continue
-            if days is not None:
-                if days:
-                    lows.append(min(days))
-                    highs.append(max(days))
-            elif point is not None:
-                if op in ("eq", "geq"):
-                    lows.append(point)
-                if op in ("eq", "leq", "lt"):
-                    highs.append(point - _DAY if op == "lt" and field == "date" else point)
-                if op == "gt":
-                    lows.append(point + _DAY if field == "date" else point)
-
-    walk(flt)
+    for field, op, value in pinned(flt):
+        if op not in ("eq", "geq", "gt", "leq", "lt", "in"):
+            continue
+        if field == "date":
+            days = [datetime.date.fromisoformat(v) for v in value] if op == "in" else None
+            point = None if days is not None else datetime.date.fromisoformat(value)
+        elif field in DATETIME_STEPS:
+            days = [_epoch_day(v) for v in value] if op == "in" else None
+            point = None if days is not None else _epoch_day(value - (op == "lt"))
+        else:
+            continue
+        if days is not None:
+            if days:
+                lows.append(min(days))
+                highs.append(max(days))
+        elif point is not None:
+            if op in ("eq", "geq"):
+                lows.append(point)
+            if op in ("eq", "leq", "lt"):
+                highs.append(point - _DAY if op == "lt" and field == "date" else point)
+            if op == "gt":
+                lows.append(point + _DAY if field == "date" else point)
     return (max(lows) if lows else None, min(highs) if highs else None)
 
 

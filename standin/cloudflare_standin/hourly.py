@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import StandinConfig
 from .datasets import DATETIME_STEPS, HOURLY_DATASETS, HourlySpec
-from .engine import Filter, compile_filter, format_dimension, split_key
+from .engine import Filter, compile_filter, format_dimension, pinned, split_key
 from .errors import StandinError
 from .events import EVENTS, Event, column_index
 
@@ -46,32 +46,21 @@ def time_bounds(flt: Filter) -> tuple[int | None, int | None]:
     """
     lows: list[int] = []
     highs: list[int] = []
-
-    def walk(node: Filter) -> None:
-        for key, value in node.items():
-            if value is None:
-                continue
-            if key == "AND":
-                for sub in value:
-                    walk(sub)
-                continue
-            field, op = split_key(key)
-            if key == "OR" or field not in DATETIME_STEPS:
-                continue
-            step = DATETIME_STEPS[field]
-            if op in ("eq", "geq"):
-                lows.append(_up(value, step))
-            if op == "gt":
-                lows.append(_after(value, step))
-            if op in ("eq", "leq"):
-                highs.append(_after(value, step))
-            if op == "lt":
-                highs.append(_up(value, step))
-            if op == "in" and value:
-                lows.append(_up(min(value), step))
-                highs.append(_after(max(value), step))
-
-    walk(flt)
+    for field, op, value in pinned(flt):
+        if field not in DATETIME_STEPS:
+            continue
+        step = DATETIME_STEPS[field]
+        if op in ("eq", "geq"):
+            lows.append(_up(value, step))
+        if op == "gt":
+            lows.append(_after(value, step))
+        if op in ("eq", "leq"):
+            highs.append(_after(value, step))
+        if op == "lt":
+            highs.append(_up(value, step))
+        if op == "in" and value:
+            lows.append(_up(min(value), step))
+            highs.append(_after(max(value), step))
     return (max(lows) if lows else None, min(highs) if highs else None)
 
 
