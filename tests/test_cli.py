@@ -53,7 +53,15 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
         "catalog.json is stale: tap-cloudflare-stream --discover > catalog.json"
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT, "videos", "live_inputs", "storage_usage"}
+    assert set(streams) == {
+        *CONTRACT,
+        *HOURLY_CONTRACT,
+        "videos",
+        "live_inputs",
+        "storage_usage",
+        "sync_audit",
+    }
+    assert list(streams)[-1] == "sync_audit"  # synced in catalog order: the audit last
     for name, (time, json_format) in {
         **dict.fromkeys(CONTRACT, ("date", "date")),
         **dict.fromkeys(HOURLY_CONTRACT, ("datetime_hour", "date-time")),

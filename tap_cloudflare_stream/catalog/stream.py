@@ -79,6 +79,8 @@ class CatalogStream(
         self.path = resource.path
         self.primary_keys = list(resource.primary_key)
         self.replication_key = resource.read_date  # None: a full table
+        self.run_audit = parts.audit
+        self.audit_by_listing = resource.versioned  # a listing of the whole library
         self._paginator: CreatedCursorPaginator | None = None
         self._total: int | None = None
         self._listed = 0
@@ -102,6 +104,15 @@ class CatalogStream(
         # singer-sdk would send ACTIVATE_VERSION before the records; this stream sends it after
         # them, in after_records, and only when every account was listed.
         return False
+
+    @override
+    @property
+    def audit_column(self) -> str | None:
+        # Records that carry their listing's id (`listing_id`) are counted per listing; without
+        # the column, a run's listing of an account counts as one listing.
+        if self.audit_by_listing:
+            return "listing_id" if "listing_id" in self.schema["properties"] else None
+        return self.replication_key
 
     @property
     def tracks_deletions(self) -> bool:
