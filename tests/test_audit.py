@@ -166,3 +166,37 @@ def test_the_counts_of_a_listing_go_to_its_start_day() -> None:
         ("videos", "2026-12-06", "20261206T235959.000000Z"): 2,
         ("cmcd_hourly", "2026-12-04", "20261206T235959.000000Z"): 5,
     }
+
+
+def test_a_heal_run_lists_the_catalog_without_activate_version(
+    start_standin: StartStandin,
+) -> None:
+    # The heal command reads one account's past days again, with an end_date and without the
+    # saved state (--full-refresh): a table version covers the whole table, and activating it
+    # would mark every other account's videos as deleted.
+    server = start_standin(live_inputs=2)
+    scheduled = sync(tap_config(server.url), streams=LISTED)
+    # A scheduled run with an end_date still does, from its saved state.
+    pinned = sync(
+        tap_config(server.url, end_date=days_ago(0).isoformat()),
+        streams=LISTED,
+        state=scheduled.final_state,
+    )
+    heal = sync(
+        tap_config(
+            server.url,
+            account_ids=[ACCOUNT_A],
+            start_date=days_ago(3).isoformat(),
+            end_date=days_ago(3).isoformat(),
+        ),
+        streams=LISTED,
+    )
+
+    def activated(messages: list[dict[str, Any]]) -> set[str]:
+        return {m["stream"] for m in messages if m["type"] == "ACTIVATE_VERSION"}
+
+    assert activated(scheduled.messages) == set(LISTED)  # the control: a scheduled run does
+    assert activated(pinned.messages) == set(LISTED)
+    assert activated(heal.messages) == set()
+    assert heal.records["videos"], "the heal lists the account's videos"
+    assert all("version" not in m for m in heal.messages if m["type"] == "RECORD")

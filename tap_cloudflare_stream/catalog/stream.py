@@ -119,6 +119,16 @@ class CatalogStream(
         """Whether this run sends ACTIVATE_VERSION (emit_activate_version_messages, default on)."""
         return self.resource.versioned and self.parts.settings.emit_activate_version_messages
 
+    def _backfill(self) -> bool:
+        """A run with an end_date and no saved state of this stream: a backfill or a heal.
+
+        Such a run (`meltano run --full-refresh` with start and end dates, as the heal command
+        of docs/audit.md for one account) may list only some accounts, and a table version
+        covers the whole table: activating it would mark every other account as deleted.
+        """
+        saved = self.tap_state.get("bookmarks", {}).get(self.name, {})
+        return self.parts.settings.end_date is not None and not saved.get("partitions")
+
     # Requests
 
     @override
@@ -227,6 +237,13 @@ class CatalogStream(
     @override
     def before_records(self, context: Context | None, *, write_messages: bool) -> None:
         self._versioned = self.tracks_deletions and context is None and write_messages
+        if self._versioned and self._backfill():
+            self._versioned = False
+            self.logger.info(
+                "stream %s: an end_date and no saved state (a backfill, or a heal): no "
+                "ACTIVATE_VERSION, so the accounts this run does not list keep their rows current.",
+                self.name,
+            )
         if self._versioned:
             self.stream_version = int(time.time() * 1000)  # records carry it
         self._skipped = []
