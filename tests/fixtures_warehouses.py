@@ -16,6 +16,7 @@ target's venv Python). scripts/setup-warehouses installs everything; without it 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -178,6 +179,13 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
 @pytest.fixture
 def bigquery_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     """target-bigquery against a bqemulator process started for this test."""
+    with running_bqemulator(tmp_path) as warehouse:
+        yield warehouse
+
+
+@contextlib.contextmanager
+def running_bqemulator(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Warehouse]:
+    """bqemulator started with `env` on top (a fault, bqemulator_main.py), stopped afterwards."""
     require_plugins("target-bigquery")
     if not BQEMULATOR_PYTHON.exists():
         missing("bqemulator is not installed (.venv-bqemulator): run scripts/setup-warehouses")
@@ -189,7 +197,8 @@ def bigquery_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
              "--rest-host", "127.0.0.1", "--rest-port", str(rest),
              "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc),
              "--project", BIGQUERY_PROJECT, "--ephemeral", "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_base_env(),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**_base_env(), **(env or {})},
         )  # fmt: skip
     try:
         host = f"http://127.0.0.1:{rest}"
