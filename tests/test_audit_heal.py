@@ -151,6 +151,9 @@ def test_a_gap_in_duckdb_fails_dbt_build_and_readmes_heal_command_fills_it_exact
     )
     state = project.state("demo", DUCKDB_STATE_ID)
     assert state, "the scheduled run saved no state"
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # no _sdc_extracted_at here
+        counted_by = con.execute("SELECT DISTINCT counted_by FROM analytics.audit_reconciliation")
+        assert counted_by.fetchall() == [("day_rows",)]
 
     build = project.run("--environment=demo", "invoke", "dbt-duckdb", "build", env=env, check=False)
     log = build.stdout + build.stderr
@@ -231,6 +234,14 @@ def test_the_heal_script_says_what_it_cannot_heal_and_why_and_reads_nothing(
         for line in lines
     ), lines
     assert not [line for line in lines if "Healing" in line]
+    assert "set the dbt var audit_ignore_days_before" in lines[-1]
+    # Accepting the loss: audits of days before the var's date are no longer reconciled.
+    accepted = project.run(
+        "--environment=demo", "invoke", "dbt-duckdb", "test", "--select",
+        "audited_rows_are_in_the_warehouse", "--vars", f"{{audit_ignore_days_before: '{today}'}}",
+        env=env, check=False,
+    )  # fmt: skip
+    assert accepted.returncode == 0, (accepted.stdout + accepted.stderr)[-3000:]
 
     # A broken audit table (a column gone): nothing can be found, so nothing is healed.
     execute(
@@ -307,6 +318,10 @@ def test_a_heal_in_postgres_is_exact_and_keeps_every_other_accounts_catalog_curr
             env={**env, "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat()},
         )  # fmt: skip
         before = query(rows_sql)
+        # target-postgres keeps _sdc_extracted_at: every stream is counted exactly, the rows
+        # of the audited run only.
+        counted_by = query("SELECT DISTINCT counted_by FROM analytics.audit_reconciliation")
+        assert counted_by == [("extracted_at",)]
         query(
             f"DELETE FROM {RAW}.minutes_viewed WHERE account_id = '{ACCOUNT_A}' "
             f"AND date = '{lost_day}'"
