@@ -156,10 +156,10 @@ def test_in_batch_mode_the_audit_counts_the_rows_of_the_batch_files(
 
 def test_the_counts_of_a_listing_go_to_its_start_day() -> None:
     audit = RunAudit(datetime.datetime(2026, 12, 6, 23, 59, 59, 700000, tzinfo=datetime.UTC))
-    audit.add(ACCOUNT_A, {("videos", "20261205T235959.123456Z"): 3}, by_listing=True)
-    audit.add(ACCOUNT_A, {("videos", None): 2}, by_listing=True)  # records without a listing_id
-    audit.add(ACCOUNT_A, {("cmcd_hourly", "2026-12-04T23:00:00Z"): 4}, by_listing=False)
-    audit.add(ACCOUNT_A, {("cmcd_hourly", "2026-12-04T07:00:00Z"): 1}, by_listing=False)
+    audit.add(ACCOUNT_A, "videos", {"20261205T235959.123456Z": 3}, by_listing=True)
+    audit.add(ACCOUNT_A, "videos", {None: 2}, by_listing=True)  # records without a listing_id
+    audit.add(ACCOUNT_A, "cmcd_hourly", {"2026-12-04T23:00:00Z": 4}, by_listing=False)
+    audit.add(ACCOUNT_A, "cmcd_hourly", {"2026-12-04T07:00:00Z": 1}, by_listing=False)
     rows = {(r.stream, r.day, r.listing_id): r.rows_emitted for r in audit.rows()}
     assert rows == {
         ("videos", "2026-12-05", "20261205T235959.123456Z"): 3,

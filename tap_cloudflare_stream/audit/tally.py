@@ -47,14 +47,14 @@ class RunAudit:
         self._counts: Counter[tuple[str, str, str, str]] = Counter()
 
     def add(
-        self, account_id: str, counts: Mapping[tuple[str, Any], int], *, by_listing: bool
+        self, account_id: str, stream: str, counts: Mapping[Any, int], *, by_listing: bool
     ) -> None:
-        """Counts of one account: (stream, value of the column counted by) -> messages.
+        """Counts of one stream and account: value of the column counted by -> messages.
 
         The value is a date or a date-time (the day is its UTC date), or with `by_listing` a
         listing id (the day is the listing's start date); None counts as this run's.
         """
-        for (stream, value), rows in counts.items():
+        for value, rows in counts.items():
             if by_listing:
                 listing = str(value) if value else self.listing_id
                 day = _listing_day(listing) or self.started_at.date().isoformat()

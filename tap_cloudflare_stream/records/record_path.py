@@ -11,9 +11,9 @@ what singer-sdk's own steps write.
 It also holds the STATE rules every stream family shares: the paced cadence's STATE at the end
 of each stream, and in batch mode no STATE before the BATCH message naming the rows it covers;
 and it counts what it writes for the run's audit (audit/tally.py): each RECORD message after
-the stream maps, per alias and value of the column the audit counts by (a dict increment per
-record), or in batch mode each record that goes into a batch file; the counts go to the
-`RunAudit` at the end of each window or account.
+the stream maps, per alias and value of the column the audit counts by (one dict increment
+per record, keyed by that value), or in batch mode each record that goes into a batch file;
+the counts go to the `RunAudit` at the end of each window or account.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ class LeanRecordStream(SeamStream[_TToken]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._record_maps: list[tuple[str, StreamMap | None]] | None = None
-        # (alias, value of the column counted by) -> RECORD messages, since the last hand-over.
-        self._tally: dict[tuple[str, Any], int] = {}
+        self._record_maps: list[tuple[str, StreamMap | None, dict[Any, int]]] | None = None
+        # alias -> value of the column counted by -> RECORD messages, since the last hand-over.
+        self._tally: dict[str, dict[Any, int]] = {}
         self._counted_by = ""
         self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
         self._bookmarked_date: Any = None
@@ -95,19 +95,20 @@ class LeanRecordStream(SeamStream[_TToken]):
 
     def _hand_over_counts(self, context: Context | None) -> None:
         """Give the counts since the last hand-over to the run's audit, under the account."""
-        tally, self._tally = self._tally, {}
-        if tally and self.run_audit is not None and context:
-            self.run_audit.add(str(context["account_id"]), tally, by_listing=self.audit_by_listing)
+        for alias, counts in self._tally.items():
+            if counts and self.run_audit is not None and context:
+                account = str(context["account_id"])
+                self.run_audit.add(account, alias, counts, by_listing=self.audit_by_listing)
+            counts.clear()  # the record path holds on to these dicts
 
     def _counted_for_batches(self, records: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
         """Records on their way to batch files (maps do not apply there), counted per alias."""
-        aliases = [stream_map.stream_alias for stream_map in self.stream_maps]
+        tallies = [self._tally.setdefault(m.stream_alias, {}) for m in self.stream_maps]
         column = self.audit_column or ""
-        tally = self._tally
         for record in records:
             value = record.get(column)
-            for alias in aliases:
-                tally[alias, value] = tally.get((alias, value), 0) + 1
+            for counts in tallies:
+                counts[value] = counts.get(value, 0) + 1
             yield record
 
     # STATE
@@ -143,19 +144,19 @@ class LeanRecordStream(SeamStream[_TToken]):
         if maps is None:
             maps = self._record_maps = self._lean_record_maps()
             self._counted_by = self.audit_column or ""
-        tally = self._tally
         value = record.get(self._counted_by)  # read before a map or singer-sdk changes it
         if not maps:  # deselected properties or type conformance: singer-sdk's full path
             for message in super().record_messages(record):
-                tally[message.stream, value] = tally.get((message.stream, value), 0) + 1
+                counts = self._tally.setdefault(message.stream, {})
+                counts[value] = counts.get(value, 0) + 1
                 yield message
             return
         # Every property is selected and conformance is off: selection and conformance are
         # no-ops, and a plain copy map need not copy.
-        for alias, stream_map in maps:
+        for alias, stream_map, counts in maps:
             mapped = record if stream_map is None else stream_map.transform(record)
             if mapped is not None:
-                tally[alias, value] = tally.get((alias, value), 0) + 1
+                counts[value] = counts.get(value, 0) + 1
                 yield RecordMessage(
                     stream=alias,
                     record=mapped,
@@ -163,8 +164,8 @@ class LeanRecordStream(SeamStream[_TToken]):
                     time_extracted=self._time_extracted,
                 )
 
-    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None]]:
-        """The stream maps as (alias, map or None for a plain copy), or [] if not lean."""
+    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None, dict[Any, int]]]:
+        """The maps as (alias, map or None for a plain copy, its counts), or [] if not lean."""
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
             return []
         if not all(self.mask[("properties", name)] for name in self.schema["properties"]):
@@ -175,6 +176,7 @@ class LeanRecordStream(SeamStream[_TToken]):
                 None
                 if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
                 else stream_map,
+                self._tally.setdefault(stream_map.stream_alias, {}),
             )
             for stream_map in self.stream_maps
         ]
