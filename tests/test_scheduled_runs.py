@@ -13,8 +13,9 @@ Nothing passes from one runner to the next but the S3 bucket and the warehouse.
 What the test supplies, and why (everything else is the workflow's):
 - the secrets (`${{ secrets.* }}`): the stand-in's token and the state bucket's URI and keys;
 - `pip install "meltano[s3]==X"`: the project's .venv-meltano, the same Meltano, put on PATH;
-- LOADER=target-postgres and TARGET_POSTGRES_*: the warehouse is the project's throwaway
-  PostgreSQL (the workflow's loader, target-snowflake, needs Snowflake);
+- LOADER=target-postgres, DBT_UTILITY=dbt-postgres, TARGET_POSTGRES_* and DBT_POSTGRES_*: the
+  warehouse is the project's throwaway PostgreSQL (the workflow's loader, target-snowflake,
+  needs Snowflake);
 - MELTANO_STATE_BACKEND_S3_ENDPOINT_URL: S3 is moto's server on loopback, a real S3 API;
 - TAP_CLOUDFLARE_STREAM_API_URL and _START_DATE: Cloudflare is the stand-in, with 10 days
   of history instead of 90 to keep the runs small;
@@ -429,6 +430,7 @@ def runner_env(
         {
             "PATH": f"{MELTANO.parent}{os.pathsep}{os.environ['PATH']}",
             "LOADER": LOADER,
+            "DBT_UTILITY": "dbt-postgres",
             "TARGET_POSTGRES_DATABASE": postgres_database,
             "DBT_POSTGRES_DBNAME": postgres_database,
             "TARGET_POSTGRES_BATCH_SIZE_ROWS": "50",
