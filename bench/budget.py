@@ -10,17 +10,19 @@ in seconds. The stand-in enforces Cloudflare's limit (queries per 300 s per cred
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cloudflare_standin import StandinConfig, StandinServer
+from cloudflare_standin import Fault, StandinConfig, StandinServer
+from cloudflare_standin.server import RequestLogEntry
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS
-from tap_cloudflare_stream.cloudflare.budget import RequestBudget
+from tap_cloudflare_stream.cloudflare.budget import AccountBudgets, RequestBudget
 from tap_cloudflare_stream.cloudflare.session import RetryPolicy
 from tap_cloudflare_stream.tap import TapCloudflareStream
 
@@ -56,15 +58,22 @@ class SimulatedClock:
 
 @dataclass
 class BudgetResult:
-    """What a compressed-clock sync sent, as the stand-in logged it."""
+    """What a compressed-clock sync sent, as the stand-in logged it.
+
+    GraphQL figures (`requests`, `max_in_any_window`) leave out the catalog streams' REST
+    requests, which spend from their own budget (1,200 per 5 minutes) and are in `rest_requests`.
+    With `account_based`, `max_in_any_window` is the most any one account's budget held.
+    """
 
     budget: int
     window_seconds: float
     accounts: int
     streams: int
-    page_size: int
+    page_size: int | None
+    account_based: bool
     requests: int
     data_requests: int
+    rest_requests: int
     max_in_any_window: int
     refusals: int
     simulated_seconds: float
@@ -93,17 +102,54 @@ def max_in_window(times: Sequence[float], window: float) -> int:
     return most
 
 
+def graphql_peak(log: Sequence[RequestLogEntry], window: float, per_account: bool) -> int:
+    """The most GraphQL requests in any `window` s: of the user, or of any one account."""
+    graphql = [entry for entry in log if entry.kind != "rest"]
+    if not per_account:
+        return max_in_window([entry.time for entry in graphql], window)
+    accounts = {str(entry.variables.get("accountTag")) for entry in graphql}
+    return max(
+        (
+            max_in_window(
+                [e.time for e in graphql if str(e.variables.get("accountTag")) == account], window
+            )
+            for account in accounts
+        ),
+        default=0,
+    )
+
+
+def select(catalog: dict[str, Any], streams: Collection[str]) -> dict[str, Any]:
+    """The catalog with only `streams` selected."""
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
 def simulate(
     *,
     budget: int = 300,
     window: float = 300.0,
     days: int = 30,
     rows_per_day: int = 40,
-    page_size: int = 10,
+    page_size: int | None = 10,
     accounts: Sequence[str] = ACCOUNTS,
     max_latency: float = 0.4,
+    streams: Collection[str] | None = None,
+    now: datetime.datetime | None = None,
+    state: dict[str, Any] | None = None,
+    account_based: bool = False,
+    settings: dict[str, Any] | None = None,
+    faults: Sequence[Fault] = (),
 ) -> BudgetResult:
-    """Sync every stream of every account on one token, paced by `requests_per_5_minutes`."""
+    """Sync `streams` (default: every analytics stream) of every account on one token.
+
+    Paced by `requests_per_5_minutes` (per account with `account_based`). `now` fixes the time
+    of day for the stand-in and the tap (default: the real time); `state` is the run's input
+    state (default: none, so `days` days are read); `settings` adds tap settings.
+    """
     clock = SimulatedClock(max_latency)
     config = StandinConfig(
         accounts=list(accounts),
@@ -114,27 +160,47 @@ def simulate(
         rate_limit_window=window,
         rate_limit_lockout=300.0,
         clock=clock.in_flight,
+        today=None if now is None else now.date(),
+        now=now,
+        faults=list(faults),
     )
     server = StandinServer(config)
     url = server.start()
     today = config.current_day()
-    tap_config = {
+    tap_config: dict[str, Any] = {
         "account_ids": list(accounts),
         "api_token": TOKEN,
         "api_url": url,
-        "page_size": page_size,
         "requests_per_5_minutes": budget,
-        "start_date": (today.fromordinal(today.toordinal() - days + 1)).isoformat(),
-        "end_date": today.isoformat(),
+        "account_based_rate_limit": account_based,
+        **(settings or {}),
     }
+    if page_size is not None:
+        tap_config["page_size"] = page_size
+    if state is None:
+        tap_config["start_date"] = (today - datetime.timedelta(days=days - 1)).isoformat()
+        tap_config["end_date"] = today.isoformat()
+    selected = [d.stream_name for d in DATASETS] if streams is None else list(streams)
     # A refusal would be retried after real-time backoff sleeps; fail fast instead: a refusal
     # is the finding, and the log shows it.
     tries, RetryPolicy.MAX_TRIES = RetryPolicy.MAX_TRIES, 1
     error: str | None = None
+    paced = RequestBudget(budget, window, clock=clock.time, sleep=clock.sleep)
+    per_account = AccountBudgets(budget, window, clock=clock.time, sleep=clock.sleep)
     try:
-        tap = TapCloudflareStream(config=tap_config, validate_config=True)
-        paced = RequestBudget(budget, window, clock=clock.time, sleep=clock.sleep)
-        tap.api.graphql.budget = paced  # the run's shared budget, on the simulated clock
+        catalog = TapCloudflareStream(config=tap_config, validate_config=False).catalog_dict
+        tap = TapCloudflareStream(
+            config=tap_config,
+            catalog=select(catalog, selected),
+            state=state,
+            validate_config=True,
+        )
+        if now is not None:
+            tap.parts.clock = lambda: now
+        # The run's budgets, on the simulated clock: shared, or one per account.
+        tap.api.graphql.budget = paced
+        if account_based:
+            tap.api.graphql.account_budgets = per_account
         with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
             tap.sync_all()
     except Exception as exc:  # reported: a failed run is not ok
@@ -143,22 +209,30 @@ def simulate(
         RetryPolicy.MAX_TRIES = tries
         server.stop()
     log = server.request_log
+    graphql = [entry for entry in log if entry.kind != "rest"]
     times = [entry.time for entry in log]
     return BudgetResult(
         budget=budget,
         window_seconds=window,
         accounts=len(accounts),
-        streams=len(DATASETS),
+        streams=len(selected),
         page_size=page_size,
-        requests=len(log),
-        data_requests=sum(1 for entry in log if entry.kind == "data"),
-        max_in_any_window=max_in_window(times, window),
-        refusals=sum(1 for entry in log if RATE_LIMITED in (entry.error or "")),
+        account_based=account_based,
+        requests=len(graphql),
+        data_requests=sum(1 for entry in graphql if entry.kind == "data"),
+        rest_requests=len(log) - len(graphql),
+        max_in_any_window=graphql_peak(log, window, account_based),
+        refusals=sum(1 for entry in log if _rate_limited(entry.error)),
         simulated_seconds=round(max(times) - min(times), 1) if times else 0.0,
-        tap_waited_seconds=round(paced.waited_seconds, 1),
-        rows=sum(entry.rows for entry in log if entry.kind == "data"),
+        tap_waited_seconds=round(paced.waited_seconds + per_account.waited_seconds, 1),
+        rows=sum(entry.rows for entry in graphql if entry.kind == "data"),
         error=error,
     )
+
+
+def _rate_limited(error: str | None) -> bool:
+    """Whether a logged error is a rate-limit refusal (of the user or of an account)."""
+    return error is not None and (RATE_LIMITED in error or "has exceeded its rate limit" in error)
 
 
 if __name__ == "__main__":

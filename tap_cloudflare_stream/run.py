@@ -14,6 +14,7 @@ from typing import Any
 
 from tap_cloudflare_stream.analytics.datasets import Dataset
 from tap_cloudflare_stream.analytics.limits import AccountLimits
+from tap_cloudflare_stream.analytics.schema_changes import SchemaChanges
 from tap_cloudflare_stream.analytics.windows import utc_now
 from tap_cloudflare_stream.audit.tally import RunAudit
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI
@@ -21,7 +22,7 @@ from tap_cloudflare_stream.settings import TapSettings, parse_settings
 
 
 class RunParts:
-    """Settings, the API sessions, the accounts' limits and the audit of one run."""
+    """Settings, the API sessions, the accounts' limits, schema changes and audit of one run."""
 
     def __init__(
         self, config: Mapping[str, Any], selected_datasets: Callable[[], Sequence[Dataset]]
@@ -33,6 +34,8 @@ class RunParts:
         # What the run writes, counted by the streams; its start from the wall clock (as the
         # records' time_extracted), never the clock above, which tests set.
         self.audit = RunAudit()
+        # Datasets Cloudflare retired (skipped) and streams missing fields (failed at the end).
+        self.schema_changes = SchemaChanges()
 
     @cached_property
     def settings(self) -> TapSettings:
@@ -52,4 +55,6 @@ class RunParts:
     @cached_property
     def account_limits(self) -> AccountLimits:
         """Each account's dataset settings, read once per run for the selected datasets."""
-        return AccountLimits(self.api.graphql, self.settings.api_url, self._selected_datasets)
+        return AccountLimits(
+            self.api.graphql, self.settings.api_url, self._selected_datasets, self.schema_changes
+        )

@@ -14,6 +14,11 @@ from singer_sdk import typing as th
 
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4/graphql"
 DEFAULT_LOOKBACK_DAYS = 2
+# Hour-grained streams re-read this many hours before their bookmark (docs/cloudflare/API-NOTES.md,
+# "How late hourly data settles"): late events land within minutes; 3 hours is a wide margin
+# that keeps a scheduled day at ceil(24 h / maxDuration) + 2 windows per stream.
+DEFAULT_HOURLY_LOOKBACK_HOURS = 3
+MAX_HOURLY_LOOKBACK_HOURS = 168
 # Cloudflare allows 300 per user: the default leaves room for other clients of the same user.
 DEFAULT_REQUESTS_PER_5_MINUTES = 240
 CLOUDFLARE_REQUESTS_PER_5_MINUTES = 300
@@ -73,8 +78,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=DEFAULT_LOOKBACK_DAYS,
         title="Lookback days",
-        description="Days before the bookmark that are read again, since Cloudflare revises "
-        "recent days. 0 re-reads only the bookmarked day.",
+        description="Days before the bookmark that the day-grained streams read again, since "
+        "Cloudflare revises recent days. 0 re-reads only the bookmarked day.",
+    ),
+    th.Property(
+        "hourly_lookback_hours",
+        th.IntegerType,
+        default=DEFAULT_HOURLY_LOOKBACK_HOURS,
+        title="Hourly lookback hours",
+        description="Hours before the bookmark that the hour-grained streams (cmcd_hourly, "
+        "live_input_events_hourly) read again, for events that reach Cloudflare after their hour "
+        f"ended; the bookmarked hour itself is always read again. 1-{MAX_HOURLY_LOOKBACK_HOURS}.",
     ),
     th.Property(
         "api_url",
@@ -114,11 +128,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
-        default=True,
+        default=False,
         title="Emit ACTIVATE_VERSION messages",
-        description="videos and live_inputs send ACTIVATE_VERSION after listing every account, "
-        "so a target with activate_version marks items no longer listed (deleted videos) as "
-        "deleted. false: deleted videos stay in the warehouse as they were.",
+        description="true: videos and live_inputs send ACTIVATE_VERSION when every account was "
+        "listed completely, so a target with activate_version (target-postgres, "
+        "target-snowflake) marks or removes items no longer listed. Only safe in runs over "
+        "every account whose rows the table holds. The dbt models need no such message: they "
+        "take each account's latest complete listing (listing_id, catalog_listings).",
     ),
 ).to_dict()
 
@@ -141,7 +157,8 @@ class TapSettings:
     requests_per_5_minutes: int
     account_based_rate_limit: bool = False
     warnings: tuple[str, ...] = ()
-    emit_activate_version_messages: bool = True
+    emit_activate_version_messages: bool = False
+    hourly_lookback_hours: int = DEFAULT_HOURLY_LOOKBACK_HOURS
 
     @property
     def rest_url(self) -> str:
@@ -321,6 +338,15 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
             f"lookback_days must be between 0 and {MAX_LOOKBACK_DAYS} (days re-read before the "
             "bookmark; Cloudflare keeps 90 days)."
         )
+    hourly_lookback_hours = _integer(config, "hourly_lookback_hours", DEFAULT_HOURLY_LOOKBACK_HOURS)
+    if hourly_lookback_hours is None or not (
+        1 <= hourly_lookback_hours <= MAX_HOURLY_LOOKBACK_HOURS
+    ):
+        raise SettingsError(
+            f"hourly_lookback_hours must be between 1 and {MAX_HOURLY_LOOKBACK_HOURS}, got "
+            f"{hourly_lookback_hours} (hours re-read before the bookmark of the hour-grained "
+            f"streams; leave it unset for {DEFAULT_HOURLY_LOOKBACK_HOURS})."
+        )
     page_size = _integer(config, "page_size", None)
     if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
         raise SettingsError(
@@ -351,5 +377,6 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
         requests_per_5_minutes=budget,
         account_based_rate_limit=account_based,
         warnings=tuple(warnings),
-        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", True),
+        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", False),
+        hourly_lookback_hours=hourly_lookback_hours,
     )

@@ -25,6 +25,7 @@ from typing_extensions import override
 from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
 from tap_cloudflare_stream.analytics.stream import DatasetStream
 from tap_cloudflare_stream.audit.stream import SyncAuditStream
+from tap_cloudflare_stream.catalog.listings import ListingsStream
 from tap_cloudflare_stream.catalog.resources import RESOURCES
 from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import TapUserError
@@ -68,8 +69,11 @@ class TapCloudflareStream(TapOutput, Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         streams: list[Stream] = [DatasetStream(self, dataset, self.parts) for dataset in DATASETS]
-        streams += [CatalogStream(self, resource, self.parts) for resource in RESOURCES]
-        return [*streams, SyncAuditStream(self, self.parts)]  # the audit of all the others: last
+        listings = ListingsStream(
+            self, self.parts
+        )  # the catalog streams write their listings to it
+        streams += [CatalogStream(self, resource, self.parts, listings) for resource in RESOURCES]
+        return [*streams, listings, SyncAuditStream(self, self.parts)]  # the audit: last
 
     @override
     @property

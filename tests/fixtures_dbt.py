@@ -3,8 +3,10 @@
 Every expected row is computed from the stand-in's own data, never from the models' SQL: the
 daily streams' rows (`expected_records`), the REST catalog (`expected_videos`,
 `expected_live_inputs`, `expected_storage_usage`) and, for the hour-grained streams, the
-generated events themselves (`delivery_totals`, `live_input_totals`). `assert_model` reads a
-model back from the warehouse and compares it with them, row by row and column by column.
+generated events themselves (`delivery_totals`, `live_input_totals`). `compare_model` compares
+a model's rows with them, row by row and column by column; `assert_model` queries the rows
+(DuckDB, PostgreSQL), tests/fixtures_warehouses.py reads them back (Snowflake, BigQuery).
+`dbt_env` and `assert_dbt_passed` serve every test that runs a dbt utility through Meltano.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import calendar
 import datetime
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cloudflare_standin import (
@@ -56,7 +59,7 @@ class Loaded:
         """00:00 UTC of the first day: where the hourly streams start."""
         return datetime.datetime.combine(self.first, datetime.time(), datetime.timezone.utc)
 
-    def videos(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def videos(self) -> Rows:
         """(account, uid) -> name, creator, duration of every current video."""
         out = {}
         for account in self.config.accounts:
@@ -70,10 +73,14 @@ class Loaded:
                 }
         return out
 
-    def live_input_names(self) -> dict[tuple[str, str], str | None]:
-        """(account, input uid) -> meta.name of every current live input."""
+    def live_inputs(self) -> Rows:
+        """(account, input uid) -> name, enabled, delete_recording_after_days of every input."""
         return {
-            (account, item["uid"]): item["meta"].get("name")
+            (account, item["uid"]): {
+                "name": item["meta"].get("name"),
+                "enabled": item["enabled"],
+                "delete_recording_after_days": item["deleteRecordingAfterDays"],
+            }
             for account in self.config.accounts
             for item in expected_live_inputs(self.config, account)
         }
@@ -240,10 +247,10 @@ def expected_delivery_daily(loaded: Loaded) -> Rows:
 
 def expected_live_input_hourly(loaded: Loaded) -> Rows:
     """live_input_hourly: the stored segments per (account, UTC hour, input), with its name."""
-    names = loaded.live_input_names()
+    inputs = loaded.live_inputs()
     return {
         (account, _naive(hour), input_id): {
-            "name": names.get((account, input_id)),
+            "name": inputs.get((account, input_id), {}).get("name"),
             "segments": totals.segments,
             "bit_rate_bps": totals.bit_rate_bps,
             "avg_gop_duration": totals.avg_gop_duration,
@@ -257,12 +264,23 @@ def expected_live_input_hourly(loaded: Loaded) -> Rows:
     }
 
 
+def expected_stg_videos(loaded: Loaded) -> Rows:
+    """stg_videos: the current videos, a duration not known yet (-1) as null."""
+    return loaded.videos()
+
+
+def expected_stg_live_inputs(loaded: Loaded) -> Rows:
+    """stg_live_inputs: the current live inputs."""
+    return loaded.live_inputs()
+
+
 def _naive(moment: datetime.datetime) -> datetime.datetime:
     """A UTC time as the warehouses return a TIMESTAMP column (no zone)."""
     return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
-# The models' grains, and what each is compared with.
+# The models' grains, and what each is compared with (on every warehouse: DuckDB and
+# PostgreSQL by `assert_model`, Snowflake and BigQuery read back by tests/fixtures_warehouses.py).
 MODEL_KEYS = {
     "video_daily": ("account_id", "date", "uid"),
     "account_daily": ("account_id", "date"),
@@ -270,6 +288,8 @@ MODEL_KEYS = {
     "video_delivery_hourly": ("account_id", "datetime_hour", "video_id"),
     "video_delivery_daily": ("account_id", "date", "video_id"),
     "live_input_hourly": ("account_id", "datetime_hour", "input_id"),
+    "stg_videos": ("account_id", "uid"),
+    "stg_live_inputs": ("account_id", "uid"),
 }
 TRUTH: dict[str, Callable[[Loaded], Rows]] = {
     "video_daily": expected_video_daily,
@@ -278,36 +298,78 @@ TRUTH: dict[str, Callable[[Loaded], Rows]] = {
     "video_delivery_hourly": expected_delivery_hourly,
     "video_delivery_daily": expected_delivery_daily,
     "live_input_hourly": expected_live_input_hourly,
+    "stg_videos": expected_stg_videos,
+    "stg_live_inputs": expected_stg_live_inputs,
 }
 
 
-def assert_model(query: Query, model: str, expected: Rows) -> None:
-    """The model holds exactly the expected keys, each once, every expected column equal."""
-    keys = MODEL_KEYS[model]
+def model_columns(model: str, expected: Rows) -> tuple[str, ...]:
+    """The columns a model is read back by: its key, then every column its truth has, sorted."""
     columns = sorted({column for row in expected.values() for column in row})
-    assert expected, f"no expected rows for {model}: the test would prove nothing"
-    rows = query(f"SELECT {', '.join((*keys, *columns))} FROM {MODELS}.{model}")
-    got = {
-        tuple(_plain(v) for v in row[: len(keys)]): dict(
-            zip(columns, row[len(keys) :], strict=True)
-        )
-        for row in rows
-    }
-    assert len(got) == len(rows), f"{model} has duplicate keys"
-    missing, extra = set(expected) - set(got), set(got) - set(expected)
-    assert not missing, f"{model}: {len(missing)} rows missing, e.g. {sorted(missing)[:2]}"
-    assert not extra, f"{model}: {len(extra)} rows the truth lacks, e.g. {sorted(extra)[:2]}"
+    return (*MODEL_KEYS[model], *columns)
+
+
+def compare_model(model: str, rows: Sequence[Sequence[Any]], expected: Rows) -> list[str]:
+    """How a model's rows (in `model_columns` order) differ from its truth: none if equal.
+
+    Equal: exactly the expected keys, each once, every column `same`. A warehouse's values are
+    compared as the truth holds them (`_plain`), whether a driver returned Python dates and
+    times or a read-back returned them as ISO text.
+    """
+    if not expected:
+        return [f"{model}: the truth has no rows, so the comparison proves nothing"]
+    names = model_columns(model, expected)
+    width = len(MODEL_KEYS[model])
+    like_key = next(iter(expected))
+    got: Rows = {}
+    for row in rows:
+        key = tuple(_plain(v, like) for v, like in zip(row[:width], like_key, strict=True))
+        got[key] = dict(zip(names[width:], row[width:], strict=True))
+    missing = sorted(set(expected) - set(got), key=repr)
+    extra = sorted(set(got) - set(expected), key=repr)
+    wrong = []
     for key, want in expected.items():
-        have = got[key]
-        wrong = {c: (have[c], want[c]) for c in want if not same(have[c], want[c])}
-        assert not wrong, f"{model} {key}: (model, truth) {wrong}"
+        have = got.get(key, want)
+        differ = {c: (have[c], v) for c, v in want.items() if not same(_plain(have[c], v), v)}
+        if differ:
+            wrong.append((key, differ))
+    problems = {
+        "duplicate keys": len(rows) - len(got),
+        f"rows missing, e.g. {missing[:2]}": len(missing),
+        f"rows the truth lacks, e.g. {extra[:2]}": len(extra),
+        f"rows differ, e.g. {wrong[:2]} (key, {{column: (model, truth)}})": len(wrong),
+    }
+    return [f"{model}: {count} {what}" for what, count in problems.items() if count]
 
 
-def _plain(value: Any) -> Any:
-    """A key value as the truth holds it (a timezone-aware timestamp as naive UTC)."""
-    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        return _naive(value)
+def assert_model(query: Query, model: str, expected: Rows) -> None:
+    """The model, queried from the warehouse's `analytics` schema, holds exactly its truth."""
+    rows = query(f"SELECT {', '.join(model_columns(model, expected))} FROM {MODELS}.{model}")
+    errors = compare_model(model, rows, expected)
+    assert not errors, "\n".join(errors)
+
+
+def _plain(value: Any, like: Any) -> Any:
+    """A warehouse's value as the truth holds one like `like` (dates, naive UTC times)."""
+    if isinstance(like, datetime.datetime) and isinstance(value, str | datetime.datetime):
+        moment = datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
+        return _naive(moment) if moment.tzinfo is not None else moment
+    if isinstance(like, datetime.date) and isinstance(value, str):
+        return datetime.date.fromisoformat(value)
     return value
+
+
+def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
+    """A dbt utility's target and log folders in the test's own folder (its settings' variables)."""
+    prefix = plugin.upper().replace("-", "_")
+    return {f"{prefix}_TARGET_PATH": str(tmp_path / plugin), f"{prefix}_LOG_PATH": str(tmp_path)}
+
+
+def assert_dbt_passed(log: str) -> None:
+    """dbt build ran every model and data test, none failed or was skipped."""
+    done = [line for line in log.splitlines() if "Done. PASS=" in line]
+    assert done, "dbt build did not finish"
+    assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
 
 
 def same(have: Any, want: Any) -> bool:

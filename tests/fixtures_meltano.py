@@ -34,14 +34,18 @@ PLUGIN_EXECUTABLES = {
     "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin",
     "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin",
     "target-snowflake": ROOT / ".meltano/loaders/target-snowflake/venv/bin",
+    # the warehouse tests' twin with the fakesnow shim (meltano.yml, inherit_from)
+    "target-snowflake--emulated": ROOT / ".meltano/loaders/target-snowflake--emulated/venv/bin",
     "target-bigquery": ROOT / ".meltano/loaders/target-bigquery/venv/bin",
     "dbt-duckdb": ROOT / ".meltano/utilities/dbt-duckdb/venv/bin",
     "dbt-postgres": ROOT / ".meltano/utilities/dbt-postgres/venv/bin",
     "dbt-snowflake": ROOT / ".meltano/utilities/dbt-snowflake/venv/bin",
     "dbt-bigquery": ROOT / ".meltano/utilities/dbt-bigquery/venv/bin",
 }
-# A plugin's executable, when it is not named after the plugin.
-EXECUTABLE_NAMES = {name: "dbt" for name in PLUGIN_EXECUTABLES if name.startswith("dbt-")}
+# A plugin's executable: its name, "dbt" for dbt, its parent's for an inherit_from twin.
+EXECUTABLE_NAMES = {
+    name: "dbt" if name.startswith("dbt-") else name.split("--")[0] for name in PLUGIN_EXECUTABLES
+}
 # Variables from the caller's shell that would change what a test's pipeline does.
 _SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|DBT_)")
 
@@ -152,7 +156,7 @@ def require_plugins(*names: str) -> None:
     if not MELTANO.exists():
         missing(f"{MELTANO.relative_to(ROOT)} not found: run scripts/setup first")
     for name in names:
-        if not (PLUGIN_EXECUTABLES[name] / EXECUTABLE_NAMES.get(name, name)).exists():
+        if not (PLUGIN_EXECUTABLES[name] / EXECUTABLE_NAMES[name]).exists():
             missing(f"Meltano plugin {name} is not installed: run scripts/setup {name}")
 
 

@@ -262,6 +262,24 @@ SCENARIOS: tuple[Scenario, ...] = (
                 ("lookback_days", "between 0 and 90"),
             ),
             (
+                "hourly_lookback_negative",
+                "`hourly_lookback_hours: -3`",
+                {"hourly_lookback_hours": -3},
+                ("hourly_lookback_hours", "between 1 and 168"),
+            ),
+            (
+                "hourly_lookback_zero",
+                "`hourly_lookback_hours: 0`",
+                {"hourly_lookback_hours": 0},
+                ("hourly_lookback_hours", "between 1 and 168"),
+            ),
+            (
+                "hourly_lookback_absurd",
+                "`hourly_lookback_hours: 10000`",
+                {"hourly_lookback_hours": 10000},
+                ("hourly_lookback_hours", "between 1 and 168"),
+            ),
+            (
                 "key_in_account_ids",
                 "the global API key pasted into `account_ids`",
                 {"account_ids": ["SECRET_KEY"]},

@@ -261,13 +261,31 @@ def sync(
     clock: Callable[[], datetime.datetime] = lambda: NOW,
 ) -> SyncResult:
     """Run a sync in-process (of `streams`, unless a catalog is given) on the tests' clock."""
+    result, error = sync_to_the_end(config, state, catalog, streams, clock)
+    if error is not None:
+        raise error
+    return result
+
+
+def sync_to_the_end(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    streams: Iterable[str] = STREAMS,
+    clock: Callable[[], datetime.datetime] = lambda: NOW,
+) -> tuple[SyncResult, Exception | None]:
+    """`sync`, returning what the run wrote and the error it ended with (None: it succeeded)."""
     if catalog is None:
         catalog = catalog_for(config, streams)
     tap = TapCloudflareStream(config=config, state=state, catalog=catalog, validate_config=True)
     tap.parts.clock = clock
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    error: Exception | None = None
     with contextlib.redirect_stdout(stdout):
-        tap.sync_all()
+        try:
+            tap.sync_all()
+        except Exception as exc:  # returned: the caller asserts on it
+            error = exc
     stdout.seek(0)
     messages = [json.loads(line) for line in stdout.read().splitlines() if line.strip()]
     records: dict[str, list[dict[str, Any]]] = {s: [] for s in (*STREAMS, *HOURLY_STREAMS)}
@@ -275,7 +293,7 @@ def sync(
         if message["type"] == "RECORD":
             records.setdefault(message["stream"], []).append(message["record"])
     states = [m["value"] for m in messages if m["type"] == "STATE"]
-    return SyncResult(records=records, states=states, messages=messages)
+    return SyncResult(records=records, states=states, messages=messages), error
 
 
 def bookmarks(state: dict[str, Any], stream: str) -> dict[str, str]:

@@ -40,6 +40,7 @@ from tests.test_e2e_duckdb import assert_hourly_loaded, assert_loaded, demo_tap_
 RAW = "cloudflare_stream"
 DUCKDB_STATE_ID = "demo:tap-cloudflare-stream-to-target-duckdb"
 HEAL_SCRIPT = ROOT / "examples" / "github-actions" / "heal_gaps.py"
+LISTED = ("videos", "live_inputs", "catalog_listings")  # reconciled by listing_id
 
 
 def readme_heal_command(first: datetime.date, last: datetime.date, account: str, loader: str,
@@ -152,8 +153,11 @@ def test_a_gap_in_duckdb_fails_dbt_build_and_readmes_heal_command_fills_it_exact
     state = project.state("demo", DUCKDB_STATE_ID)
     assert state, "the scheduled run saved no state"
     with duckdb.connect(str(warehouse), read_only=True) as con:  # no _sdc_extracted_at here
-        counted_by = con.execute("SELECT DISTINCT counted_by FROM analytics.audit_reconciliation")
-        assert counted_by.fetchall() == [("day_rows",)]
+        counted_by = con.execute(
+            "SELECT DISTINCT counted_by FROM analytics.audit_reconciliation "
+            f"WHERE stream NOT IN {LISTED}"
+        )
+        assert counted_by.fetchall() == [("day_rows",)]  # the catalog: by listing_id
 
     build = project.run("--environment=demo", "invoke", "dbt-duckdb", "build", env=env, check=False)
     log = build.stdout + build.stderr
@@ -320,8 +324,10 @@ def test_a_heal_in_postgres_is_exact_and_keeps_every_other_accounts_catalog_curr
         before = query(rows_sql)
         # target-postgres keeps _sdc_extracted_at: every stream is counted exactly, the rows
         # of the audited run only.
-        counted_by = query("SELECT DISTINCT counted_by FROM analytics.audit_reconciliation")
-        assert counted_by == [("extracted_at",)]
+        counted_by = query(
+            f"SELECT DISTINCT stream IN {LISTED}, counted_by FROM analytics.audit_reconciliation"
+        )
+        assert sorted(counted_by) == [(False, "extracted_at"), (True, "listing_id")]
         query(
             f"DELETE FROM {RAW}.minutes_viewed WHERE account_id = '{ACCOUNT_A}' "
             f"AND date = '{lost_day}'"
@@ -346,7 +352,85 @@ def test_a_heal_in_postgres_is_exact_and_keeps_every_other_accounts_catalog_curr
     assert sorted(after) == sorted(before)  # every row back, once, with the same values
     # The heal listed account A's catalog only, and sent no ACTIVATE_VERSION: account B's
     # videos (and A's) are all current.
-    current = query(f"SELECT account_id, uid FROM {RAW}.videos WHERE _sdc_deleted_at IS NULL")
+    # videos are all current: stg_videos, each account's latest complete listing, has every one.
+    current = query("SELECT account_id, uid FROM analytics.stg_videos")
     want = {(a, v["uid"]) for a in config.accounts for v in expected_videos(config, a)}
-    assert set(current) == want
+    assert sorted(current) == sorted(want)
     assert meltano_project.state("test", "test:tap-cloudflare-stream-to-target-postgres") == state
+
+
+def current_videos(warehouse: Path) -> list[tuple[str, str]]:
+    """stg_videos read back: each account's current videos."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("SELECT account_id, uid FROM analytics.stg_videos").fetchall()
+    return sorted((str(a), str(u)) for a, u in rows)
+
+
+def test_the_catalog_is_reconciled_exactly_by_listing_and_a_heal_lists_one_account_again(
+    duckdb_run: DuckdbRun, tmp_path: Path
+) -> None:
+    project = copy_run(duckdb_run, tmp_path)
+    env = duckdb_env(tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
+    config = duckdb_run.config
+    want = sorted((a, v["uid"]) for a in config.accounts for v in expected_videos(config, a))
+    assert current_videos(warehouse) == want
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the tap's own listing_id
+        counted_by = dict(
+            con.execute(
+                "SELECT DISTINCT stream, counted_by FROM analytics.audit_reconciliation"
+            ).fetchall()
+        )
+        (listing,) = con.execute(
+            f"SELECT max(listing_id) FROM {RAW}.catalog_listings "
+            f"WHERE stream = 'videos' AND account_id = '{ACCOUNT_B}'"
+        ).fetchone() or (None,)
+    assert {
+        s: counted_by[s] for s in ("videos", "live_inputs", "catalog_listings")
+    } == dict.fromkeys(("videos", "live_inputs", "catalog_listings"), "listing_id")
+    assert listing is not None
+    day = f"{listing[:4]}-{listing[4:6]}-{listing[6:8]}"  # the listing's start date
+
+    def check() -> tuple[int, str]:
+        done = project.run(
+            "--environment=demo", "invoke", "dbt-duckdb", "test", "--select",
+            "audited_rows_are_in_the_warehouse", env=env, check=False,
+        )  # fmt: skip
+        return done.returncode, done.stdout + done.stderr
+
+    # Account B's latest listing row lost, and one of its videos left with an older listing:
+    # both gaps named, exactly (one row each); B's current catalog is wrong meanwhile.
+    execute(
+        warehouse,
+        f"DELETE FROM {RAW}.catalog_listings WHERE listing_id = '{listing}'",
+        f"UPDATE {RAW}.videos SET listing_id = '20000101T000000.000000Z' "
+        f"WHERE rowid = (SELECT min(rowid) FROM {RAW}.videos WHERE account_id = '{ACCOUNT_B}')",
+    )
+    status, log = check()
+    assert status != 0
+    assert sorted(gap_lines(log)) == [
+        f"Gap: stream catalog_listings, account {ACCOUNT_B}, {day}",
+        f"Gap: stream videos, account {ACCOUNT_B}, {day}",
+    ], log[-3000:]
+    assert re.search(rf"Gap: stream videos, account {ACCOUNT_B}, {day}: 1 of the \d+ rows", log)
+    assert re.search(rf"Gap: stream catalog_listings, account {ACCOUNT_B}, {day}: 1 of the 1 ", log)
+
+    # README's heal command for B lists B again (no ACTIVATE_VERSION); A's catalog is untouched
+    # and stays current, B's is current again, and dbt build passes.
+    with StandinServer(config) as server:
+        heal = project.shell(
+            readme_heal_command(
+                datetime.date.fromisoformat(day), datetime.date.fromisoformat(day), ACCOUNT_B,
+                "target-duckdb", "dbt-duckdb",
+            ),
+            env={**env, "TAP_CLOUDFLARE_STREAM_API_URL": server.url},
+        )  # fmt: skip
+        listed = {
+            entry.path.split("/accounts/")[1].split("/")[0]
+            for entry in server.request_log
+            if entry.kind == "rest"
+        }
+    assert heal.returncode == 0, (heal.stdout + heal.stderr)[-3000:]
+    assert listed == {ACCOUNT_B}
+    assert "PASS audited_rows_are_in_the_warehouse" in heal.stdout + heal.stderr
+    assert current_videos(warehouse) == want

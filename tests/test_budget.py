@@ -12,6 +12,7 @@ import io
 
 import pytest
 import requests
+from cloudflare_standin import Fault
 
 from bench.budget import SimulatedClock, max_in_window
 from tap_cloudflare_stream.cloudflare.answers import (
@@ -19,7 +20,7 @@ from tap_cloudflare_stream.cloudflare.answers import (
     CloudflareRateLimitError,
     classify,
 )
-from tap_cloudflare_stream.cloudflare.budget import RequestBudget
+from tap_cloudflare_stream.cloudflare.budget import AccountBudgets, RequestBudget
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI, RetryPolicy
 from tap_cloudflare_stream.settings import parse_settings
 from tap_cloudflare_stream.tap import TapCloudflareStream
@@ -67,6 +68,45 @@ def test_a_sync_needing_several_budgets_is_paced_and_never_refused(
     assert utc_today().isoformat() in {
         e.variables["filter"].get("date_leq") for e in log if e.kind == "data"
     }
+
+
+def test_refused_and_retried_requests_of_every_analytics_stream_spend_from_the_budget(
+    start_standin: StartStandin,
+) -> None:
+    budget = 30
+    clock = SimulatedClock(max_latency=0.4, seed=3)
+    server = start_standin(
+        clock=clock.in_flight,
+        rate_limit_queries=budget,
+        rate_limit_window=WINDOW,
+        rate_limit_lockout=300.0,
+        # Refused as too heavy (the tap narrows the window and asks again) ...
+        heavy_query_seconds=2 * 86400,
+        # ... and failed by a server fault (the tap retries the same page within seconds).
+        faults=[Fault("502_html", at=[3, 40, 90])],
+    )
+    config = tap_config(
+        server.url,
+        start_date=days_ago(9).isoformat(),
+        page_size=10,
+        requests_per_5_minutes=budget,
+    )
+    tap = TapCloudflareStream(config=config, validate_config=True)
+    tap.parts.clock = lambda: NOW
+    tap.api.graphql.budget = RequestBudget(budget, WINDOW, clock=clock.time, sleep=clock.sleep)
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        tap.sync_all()
+
+    log = [e for e in server.request_log if e.kind != "rest"]
+    assert len({e.dataset for e in log if e.kind == "data"}) == 6  # 4 daily, 2 hourly
+    assert len(log) > 3 * budget
+    heavy = [e for e in log if "excessive resources" in (e.error or "")]
+    faulted = [e for e in log if e.fault == "502_html"]
+    assert heavy, "the run must have been refused as too heavy"
+    assert len(faulted) == 3, "the run must have retried"
+    assert [e for e in log if RATE_LIMITED in (e.error or "")] == []
+    # Cloudflare counts every query it receives: refused and retried ones fit the budget too.
+    assert max_in_window([e.time for e in log], WINDOW) <= budget
 
 
 def test_a_request_counts_from_when_its_answer_came_back() -> None:
@@ -118,12 +158,6 @@ def test_account_based_limiting_keeps_one_budget_per_account(
         rate_limit_lockout=300.0,
     )
     monkeypatch.setattr(RetryPolicy, "MAX_TRIES", 1)  # a refusal ends the run at once
-    real_init = RequestBudget.__init__
-
-    def on_the_clock(self: RequestBudget, limit: int, window: float = WINDOW, **_: object) -> None:
-        real_init(self, limit, window, clock=clock.time, sleep=clock.sleep)
-
-    monkeypatch.setattr(RequestBudget, "__init__", on_the_clock)
     config = tap_config(
         server.url,
         start_date=days_ago(9).isoformat(),
@@ -132,6 +166,10 @@ def test_account_based_limiting_keeps_one_budget_per_account(
         account_based_rate_limit=True,
     )
     tap = TapCloudflareStream(config=config, validate_config=True)
+    # One budget per account, on the simulated clock.
+    tap.api.graphql.account_budgets = AccountBudgets(
+        budget, WINDOW, clock=clock.time, sleep=clock.sleep
+    )
     with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
         tap.sync_all()
 

@@ -5,7 +5,8 @@
   the real tap and target; the demo's summary prints from the models.
 - PostgreSQL: `meltano run tap-cloudflare-stream target-postgres` into a real server, a video is
   deleted from the library, then `... target-postgres dbt-postgres:build`: the deleted video's
-  row is soft-deleted (_sdc_deleted_at) and the models leave it out.
+  row stays in the raw table, unmarked (ACTIVATE_VERSION is off by default), and the models
+  leave it out (its listing is older than the account's latest complete one).
 
 Each time `dbt build` runs the project's own data tests, and every model is read back from the
 warehouse and compared, row by row, with the stand-in's truth (tests/fixtures_dbt.py): the
@@ -33,26 +34,20 @@ from cloudflare_standin import (
 )
 from cloudflare_standin.data import account_videos
 
-from tests.fixtures_dbt import TRUTH, Loaded, assert_model, expected_billing_monthly
+from tests.fixtures_dbt import (
+    TRUTH,
+    Loaded,
+    assert_dbt_passed,
+    assert_model,
+    dbt_env,
+    expected_billing_monthly,
+)
 from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
 from tests.fixtures_pg import PostgresServer
 from tests.standin import ACCOUNT_A, ACCOUNT_B, utc_today
 
 RAW = "cloudflare_stream"
 Query = Callable[[str], list[tuple[Any, ...]]]
-
-
-def dbt_env(plugin: str, tmp_path: Path) -> dict[str, str]:
-    """A dbt utility's target and log folders in the test's own folder (its settings' variables)."""
-    prefix = plugin.upper().replace("-", "_")
-    return {f"{prefix}_TARGET_PATH": str(tmp_path / plugin), f"{prefix}_LOG_PATH": str(tmp_path)}
-
-
-def assert_dbt_passed(log: str) -> None:
-    """dbt build ran every model and test, none failed or was skipped."""
-    done = [line for line in log.splitlines() if "Done. PASS=" in line]
-    assert done, "dbt build did not finish"
-    assert "WARN=0 ERROR=0 SKIP=0" in done[-1], done[-1]
 
 
 def assert_models_hold_the_truth(query: Query, loaded: Loaded) -> None:
@@ -175,8 +170,9 @@ def test_dbt_build_on_postgres(
     assert postgres_server.password not in log, "the database password leaked into the log"
     assert_dbt_passed(log)
     assert "is not loaded" not in log
-    soft_deleted = query(f"SELECT uid FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
-    assert soft_deleted == [(gone,)]
+    kept = query(f"SELECT uid, _sdc_deleted_at FROM {RAW}.videos WHERE uid = '{gone}'")
+    assert kept == [(gone, None)], "the raw row stays, unmarked"
+    assert query(f"SELECT count(*) FROM analytics.stg_videos WHERE uid = '{gone}'") == [(0,)]
     loaded = Loaded(config, first=start, read_on=utc_today())
     assert (ACCOUNT_A, gone) not in loaded.videos()
     assert_models_hold_the_truth(query, loaded)
@@ -186,45 +182,3 @@ def expected_video_uids(config: StandinConfig, account: str) -> set[str]:
     """The uids of the account's videos that have analytics and are in the library."""
     watched = set(account_videos(config.seed, account, config.videos).uids)
     return watched & {video["uid"] for video in expected_videos(config, account)}
-
-
-def test_models_compile_for_snowflake_and_bigquery_offline(
-    meltano_project: MeltanoProject, tmp_path: Path
-) -> None:
-    """`dbt compile` with the Snowflake and BigQuery adapters, without a connection.
-
-    --no-populate-cache and introspect_sources=false keep dbt from asking the warehouse
-    anything; the credentials are dummies. The compiled SQL uses each adapter's own types
-    and quoting (dbt's cross-database macros). Compiling renders SQL: it does not prove the
-    warehouse accepts it (that needs the warehouse).
-    """
-    require_plugins("dbt-snowflake", "dbt-bigquery")
-    settings = {
-        "dbt-snowflake": {"DBT_SNOWFLAKE_ACCOUNT": "offline-check", "DBT_SNOWFLAKE_USER": "nobody",
-                          "DBT_SNOWFLAKE_PASSWORD": "unused", "DBT_SNOWFLAKE_ROLE": "R",
-                          "DBT_SNOWFLAKE_WAREHOUSE": "WH",
-                          "DBT_SNOWFLAKE_DATABASE": "OFFLINE_DB"},
-        "dbt-bigquery": {"DBT_BIGQUERY_METHOD": "oauth-secrets", "DBT_BIGQUERY_TOKEN": "unused",
-                         "DBT_BIGQUERY_PROJECT": "offline-project"},
-    }  # fmt: skip
-    markers = {
-        "dbt-snowflake": ("OFFLINE_DB.CLOUDFLARE_STREAM.video_playback_events", "float"),
-        "dbt-bigquery": (
-            "`offline-project`.`cloudflare_stream`.`video_playback_events`",
-            "float64",
-        ),
-    }
-    for plugin, env in settings.items():
-        target = tmp_path / plugin
-        meltano_project.meltano(
-            "invoke", plugin, "compile", "--no-populate-cache",
-            "--vars", "{introspect_sources: false}",
-            env={**env, **dbt_env(plugin, tmp_path)},
-        )  # fmt: skip
-        compiled = target / "compiled" / "cloudflare_stream" / "models"
-        video_daily = (compiled / "marts" / "video_daily.sql").read_text()
-        source, double = markers[plugin]
-        assert source in video_daily, video_daily[:600]
-        assert f"as {double})" in video_daily.lower(), plugin
-        for model in ("video_delivery_hourly", "account_daily"):
-            assert "select" in (compiled / "marts" / f"{model}.sql").read_text()

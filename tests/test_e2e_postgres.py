@@ -13,13 +13,13 @@ the test's own system database between runs:
 The catalog streams ride along: after the first run `videos`, `live_inputs` and `storage_usage`
 hold exactly the stand-in's library; before the second a video is renamed and another deleted,
 and after it the renamed one shows its new name and the deleted one is no longer current
-(target-postgres `activate_version` with soft deletion: `_sdc_deleted_at` is set).
+(here with ACTIVATE_VERSION turned on, so target-postgres soft-deletes it: `_sdc_deleted_at` is
+set; tests/test_deletions.py shows the default, where the dbt models decide).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
 from cloudflare_standin import (
@@ -31,16 +31,26 @@ from cloudflare_standin import (
 )
 
 from tests.catalog_contract import live_input_record, storage_record, video_record
-from tests.e2e_support import bookmarks, columns_of, expected_rows, normalise
+from tests.e2e_support import (
+    LOOKBACK,
+    TABLE_CHECKS,
+    assert_revised,
+    bookmarks,
+    columns_of,
+    expected_rows,
+    normalise,
+    revise,
+    revising_standin,
+    tap_env,
+)
 from tests.fixtures_meltano import MeltanoProject, require_plugins, windows_read
 from tests.fixtures_pg import PostgresServer
-from tests.standin import ACCOUNT_A, ACCOUNT_B, CONTRACT, HOURLY_STREAMS, STREAMS, utc_today
+from tests.standin import ACCOUNT_B, CONTRACT, HOURLY_STREAMS, STREAMS, utc_today
 
 ENVIRONMENT = "test"
 STATE_ID = "test:tap-cloudflare-stream-to-target-postgres"
 SCHEMA = "cloudflare_stream"
 TOKEN = "test-token"  # the test environment's api_token in meltano.yml
-LOOKBACK = 2
 INTEGER_TYPES = {"bigint", "integer", "smallint"}
 TEXT_TYPES = {"character varying", "text"}
 FLOAT_TYPES = {"double precision", "numeric", "real"}
@@ -175,27 +185,14 @@ def test_meltano_run_into_postgres(
     meltano_project: MeltanoProject, postgres_server: PostgresServer, postgres_database: str
 ) -> None:
     require_plugins("tap-cloudflare-stream", "target-postgres")
-    today = utc_today() - datetime.timedelta(days=1)
+    config = revising_standin(TOKEN, seed=23, rows_per_day=30, videos=8)
+    today = config.today
+    assert today is not None
     start = today - datetime.timedelta(days=9)
-    config = StandinConfig(
-        accounts=[ACCOUNT_A, ACCOUNT_B],
-        seed=23,
-        today=today,
-        rows_per_day=30,
-        videos=8,
-        revised_days=3,
-        tokens={TOKEN: None},
-        rate_limit_queries=None,
-    )
     with StandinServer(config) as server:
         env = {
-            "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
-            "TAP_CLOUDFLARE_STREAM_ACCOUNT_IDS": json.dumps(config.accounts),
-            "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
-            # The tests' today, not the wall clock's: the tap runs in Meltano on the real clock.
-            "TAP_CLOUDFLARE_STREAM_END_DATE": utc_today().isoformat(),
-            "TAP_CLOUDFLARE_STREAM_LOOKBACK_DAYS": str(LOOKBACK),
-            "TAP_CLOUDFLARE_STREAM_PAGE_SIZE": "100",  # several pages per window
+            **tap_env(server.url, config, start),
+            "TAP_CLOUDFLARE_STREAM_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
             "TARGET_POSTGRES_HOST": postgres_server.host,
             "TARGET_POSTGRES_PORT": str(postgres_server.port),
             "TARGET_POSTGRES_USER": postgres_server.user,
@@ -247,23 +244,13 @@ def test_meltano_run_into_postgres(
         assert row[0] is not None
 
         # 3. Cloudflare revises recent days and a new day arrives.
-        config.revision += 1
-        config.today = today + datetime.timedelta(days=1)
-        assert config.today == utc_today()
+        new_day = revise(config)
+        assert new_day == utc_today()
         log = run()
-        third = assert_tables_match(postgres_server, postgres_database, config, start, config.today)
-        for stream in STREAMS:
-            changed = first[stream] - third[stream]
-            assert changed, f"{stream}: the revision changed no row, so the test proves nothing"
-            revised_days = {row[1] for row in changed}
-            assert revised_days <= {
-                (config.today - datetime.timedelta(days=n)).isoformat() for n in range(3)
-            }, revised_days
-            new_day = {row for row in third[stream] if row[1] == config.today.isoformat()}
-            assert new_day, f"{stream}: the new day {config.today} was not loaded"
+        third = assert_tables_match(postgres_server, postgres_database, config, start, new_day)
+        for check in TABLE_CHECKS:
+            assert_revised(check, first[check.stream], third[check.stream], new_day)
         marks = bookmarks(meltano_project.state(ENVIRONMENT, STATE_ID))
-        assert {mark for (s, _), mark in marks.items() if s in STREAMS} == {
-            config.today.isoformat()
-        }
+        assert {mark for (s, _), mark in marks.items() if s in STREAMS} == {new_day.isoformat()}
         # storage_usage: one reading per account and day, bookmarked by the day it was read.
         assert {marks[("storage_usage", a)] for a in config.accounts} == {utc_today().isoformat()}

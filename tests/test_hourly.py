@@ -122,7 +122,11 @@ def test_a_second_run_rereads_the_lookback_and_the_hour_that_was_incomplete(
 ) -> None:
     server = start_standin(accounts=[ACCOUNT_A])
     config = tap_config(
-        server.url, account_ids=[ACCOUNT_A], start_date=TODAY.isoformat(), lookback_days=1
+        server.url,
+        account_ids=[ACCOUNT_A],
+        start_date=TODAY.isoformat(),
+        lookback_days=1,  # days: not the hourly streams' lookback
+        hourly_lookback_hours=2,
     )
     first = sync(config, streams=HOURLY_STREAMS)
     marks = {s: bookmarks(first.final_state, s)[ACCOUNT_A] for s in HOURLY_STREAMS}
@@ -134,15 +138,15 @@ def test_a_second_run_rereads_the_lookback_and_the_hour_that_was_incomplete(
     config["start_date"] = days_ago(1).isoformat()  # a floor below the lookback
     second = sync(config, first.final_state, streams=HOURLY_STREAMS, clock=lambda: later)
     for stream, node in NODES.items():
-        # lookback_days as a duration: 24 hours before the bookmark, not the day's start.
-        assert min(_windows(server, node))[0] == _rfc3339(CURRENT_HOUR - 24 * HOUR)
+        # hourly_lookback_hours before the bookmark, whatever lookback_days says.
+        assert min(_windows(server, node))[0] == _rfc3339(CURRENT_HOUR - 2 * HOUR)
         merged = {hourly_key(stream, r): r for r in first.records[stream]}
         merged.update({hourly_key(stream, r): r for r in second.records[stream]})
         expected = expected_hourly(
             server.config,
             stream,
             [ACCOUNT_A],
-            CURRENT_HOUR - 24 * HOUR,
+            _midnight(TODAY),  # the first run's start_date
             later.replace(minute=0) + HOUR,
         )
         assert [merged[k] for k in sorted(merged)] == expected, stream
@@ -170,11 +174,12 @@ def test_a_date_bookmark_set_by_hand_parses_for_an_hourly_stream(
             }
         }
     }
-    config = tap_config(server.url, account_ids=[ACCOUNT_A], lookback_days=0)
+    config = tap_config(server.url, account_ids=[ACCOUNT_A], hourly_lookback_hours=1)
     result = sync(config, state, streams=["live_input_events_hourly"])
-    assert min(_windows(server, LIVE))[0] == _rfc3339(_midnight(TODAY))
+    # The date is its 00:00 hour; one hour of lookback before it.
+    assert min(_windows(server, LIVE))[0] == _rfc3339(_midnight(TODAY) - HOUR)
     hours = {r["datetime_hour"] for r in result.records["live_input_events_hourly"]}
-    assert min(hours) >= _rfc3339(_midnight(TODAY))
+    assert min(hours) >= _rfc3339(_midnight(TODAY) - HOUR)
 
 
 def test_start_date_before_retention_is_clamped_to_the_first_full_hour(

@@ -49,3 +49,24 @@ def test_single_step_empty_ranges_and_halves() -> None:
     assert split_windows(T(2), T(1), 86400, DAY) == []
     first, second = Window(T(1), T(1, 5), HOUR).halves()
     assert (first.steps, second.steps, first.end) == (2, 3, T(1, 2))
+
+
+def test_aligned_hour_windows_break_at_multiples_of_max_duration() -> None:
+    # A scheduled day from 09:00 to 13:00 the next day: a short first window up to 12:00, then
+    # whole 6-hour windows, then the current hour.
+    windows = split_windows(T(1, 9), T(2, 13), 6 * 3600, HOUR, aligned=True)
+    assert [(w.start, w.end) for w in windows] == [
+        (T(1, 9), T(1, 12)),
+        (T(1, 12), T(1, 18)),
+        (T(1, 18), T(2)),
+        (T(2), T(2, 6)),
+        (T(2, 6), T(2, 12)),
+        (T(2, 12), T(2, 13)),
+    ]
+    # A scheduled day's 28 hours (24, 3 of lookback, the current one) at any time of day:
+    # 4 whole windows and the two partial ones at the ends, which merge when the range starts
+    # early enough in its window.
+    for hour in range(24):
+        start = T(1, hour)
+        count = len(split_windows(start, start + 28 * HOUR, 6 * 3600, HOUR, aligned=True))
+        assert count == (5 if hour % 6 < 3 else 6), hour

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 TEST = "audited_rows_are_in_the_warehouse"
 OPERATION = "audit_gaps_json"
 MARKER = "cloudflare_stream_audit_gaps: "
-LISTED = ("videos", "live_inputs")  # catalog streams: a gap is healed by listing again
+LISTED = ("videos", "live_inputs", "catalog_listings")  # healed by listing again
 READ_TODAY_ONLY = ("storage_usage",)  # one reading a day, taken that day
 
 

@@ -1,7 +1,8 @@
 """Command line: serve a stand-in until SIGTERM or SIGINT; the first stdout line is the URL.
 
 The URL is the GraphQL endpoint; the REST endpoints share its base (`.../client/v4/accounts/...`)
-and the catalog test hooks are `POST /__standin/delete-video` and `/__standin/rename-video`.
+and the catalog test hooks are `POST /__standin/delete-video`, `/__standin/rename-video`,
+`/__standin/delete-live-input` and `/__standin/change-live-input`.
 """
 
 from __future__ import annotations
@@ -77,6 +78,25 @@ def _parser() -> argparse.ArgumentParser:
         "--hourly-disabled", action="append", default=[], choices=HOURLY_DATASET_NAMES,
         help="an hourly dataset every account has enabled: false for (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--hourly-late-seconds", type=int, default=0,
+        help="late-arriving hourly events: some reach the server up to this long after they "
+        "happened, so an hour grows after it ended (default 0: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retire-dataset", action="append", default=[], metavar="NODE",
+        help="a dataset node Cloudflare no longer knows, gone from account and settings "
+        "(repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retire-field", action="append", default=[], metavar="NODE:FIELD",
+        help="a field a dataset no longer has, as availableFields names it, e.g. "
+        "videoPlaybackEventsAdaptiveGroups:dimensions.deviceBrowser (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retire-settings-field", action="append", default=[], metavar="FIELD",
+        help="a field gone from every dataset's settings, e.g. availableFields (repeatable)",
+    )  # fmt: skip
     return parser
 
 
@@ -112,6 +132,14 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
         rate_limit_retry_after=args.rate_limit_retry_after,
     )
     config.now = args.now
+    config.hourly_late_seconds = args.hourly_late_seconds
+    config.retired_datasets = set(args.retire_dataset)
+    config.retired_settings_fields = set(args.retire_settings_field)
+    for spec in args.retire_field:
+        node, _, field = spec.partition(":")
+        if not field:
+            raise SystemExit(f"--retire-field {spec!r}: expected NODE:FIELD")
+        config.retired_fields.setdefault(node, []).append(field)
     for name, settings in config.hourly.items():
         settings.enabled = name not in args.hourly_disabled
         settings.max_duration = args.hourly_max_duration

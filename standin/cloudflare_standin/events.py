@@ -3,7 +3,9 @@
 An hour's events come from `random.Random(f"{seed}:{account}:{dataset}:{hour}")` alone, so an
 hour never depends on other hours, on `history_days` or on when it is read. Every hour is
 generated whole and cached; reads cut it at the server's "now", so the current hour is
-incomplete and grows as the clock moves. An event is a tuple laid out as the dataset's
+incomplete and grows as the clock moves. With `hourly_late_seconds`, a share of the events
+(`hourly_late_fraction`) reaches the server up to that long after it happened: an hour keeps
+growing after it ended, until then. An event is a tuple laid out as the dataset's
 `COLUMNS`; column "datetime" is the event's epoch second.
 """
 
@@ -171,13 +173,35 @@ class EventStore:
         first = (config.first_data_day() - datetime.date(1970, 1, 1)).days * 86400
         end = min(end, config.current_time())
         start = max(start, first)
+        now = config.current_time()
+        late = config.hourly_late_seconds
         out: list[Event] = []
         hour_start = start - start % _HOUR
         while hour_start < end:
             seconds, events = self.hour(config, account, dataset, hour_start)
-            out.extend(events[bisect_left(seconds, start) : bisect_left(seconds, end)])
+            low, high = bisect_left(seconds, start), bisect_left(seconds, end)
+            if late > 0 and hour_start + _HOUR + late > now:
+                # Some of this hour's events may not have reached Cloudflare yet.
+                arrivals = _arrivals(config, account, dataset, hour_start, seconds)
+                out.extend(events[i] for i in range(low, high) if arrivals[i] < now)
+            else:
+                out.extend(events[low:high])
             hour_start += _HOUR
         return out
+
+
+def _arrivals(
+    config: StandinConfig, account: str, dataset: str, hour_start: int, seconds: list[int]
+) -> list[int]:
+    """When each event of the hour reaches Cloudflare: at once, or (late_fraction of them) up to
+    hourly_late_seconds later; seeded by the hour alone, so every read agrees."""
+    moment = datetime.datetime.fromtimestamp(hour_start, datetime.timezone.utc)
+    rng = random.Random(f"{config.seed}:{account}:{dataset}:{moment:%Y-%m-%dT%H}:late")
+    late, fraction = config.hourly_late_seconds, config.hourly_late_fraction
+    return [
+        second + (rng.randrange(1, late + 1) if rng.random() < fraction else 0)
+        for second in seconds
+    ]
 
 
 def column_index(dataset: str, column: str) -> int:

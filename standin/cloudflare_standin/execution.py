@@ -8,6 +8,7 @@ execution (completing 10,000 rows field by field in graphql-core would take seco
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from graphql import (
     GraphQLError,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -45,7 +47,7 @@ from .errors import (
     too_old_error,
 )
 from .hourly import HourlyGroup, HourlyQuery, format_value, not_served, run_hourly, time_bounds
-from .schema import build_executable_schema
+from .schema import build_executable_schema, retire
 
 
 @dataclass
@@ -347,7 +349,8 @@ def _settings_resolver(spec: DatasetSpec) -> Callable[..., dict[str, Any]]:
             (config.max_duration, config.max_page_size, config.max_number_of_fields),
             config.not_older_than,
             [f for f in spec.available_fields
-             if f not in config.available_fields_missing.get(spec.name, ())],
+             if f not in config.available_fields_missing.get(spec.name, ())
+             and f not in config.retired_fields.get(spec.name, ())],
         )  # fmt: skip
 
     return resolve
@@ -459,7 +462,12 @@ def _hourly_settings_resolver(spec: HourlySpec) -> Callable[..., dict[str, Any]]
             _hourly_enabled(config, account.tag, spec),
             (settings.max_duration, settings.max_page_size, settings.max_number_of_fields),
             settings.not_older_than,
-            [f for f in spec.available_fields if f not in settings.available_fields_missing],
+            [
+                f
+                for f in spec.available_fields
+                if f not in settings.available_fields_missing
+                and f not in config.retired_fields.get(spec.name, ())
+            ],
         )
 
     return resolve
@@ -510,6 +518,39 @@ def _attach_resolvers(schema: Any) -> None:
 
 SCHEMA = build_executable_schema()
 _attach_resolvers(SCHEMA)
+# Schemas with retired datasets or fields, by what was retired; built on first use.
+_RETIRED: dict[
+    tuple[frozenset[str], frozenset[tuple[str, str]], frozenset[str], frozenset[str]],
+    GraphQLSchema,
+] = {}
+_RETIRED_LOCK = threading.Lock()
+
+
+def schema_for(config: StandinConfig) -> GraphQLSchema:
+    """Cloudflare's schema, less what `config` says Cloudflare retired."""
+    fields = frozenset((name, f) for name, paths in config.retired_fields.items() for f in paths)
+    key = (
+        frozenset(config.retired_datasets),
+        fields,
+        frozenset(config.retired_settings_fields),
+        frozenset(config.retired_nodes),
+    )
+    if not any(key):
+        return SCHEMA
+    with _RETIRED_LOCK:
+        schema = _RETIRED.get(key)
+        if schema is None:
+            schema = build_executable_schema()
+            _attach_resolvers(schema)
+            retire(
+                schema,
+                config.retired_datasets,
+                config.retired_fields,
+                config.retired_settings_fields,
+                config.retired_nodes,
+            )
+            _RETIRED[key] = schema
+        return schema
 
 
 @dataclass
@@ -520,9 +561,9 @@ class ExecutionOutcome:
     body: dict[str, Any]
 
 
-def validation_errors(document: DocumentNode) -> list[GraphQLError]:
-    """Errors of validating the document against Cloudflare's schema."""
-    return list(validate(SCHEMA, document))
+def validation_errors(document: DocumentNode, config: StandinConfig) -> list[GraphQLError]:
+    """Errors of validating the document against Cloudflare's schema (less what it retired)."""
+    return list(validate(schema_for(config), document))
 
 
 def run(
@@ -533,7 +574,7 @@ def run(
 ) -> ExecutionOutcome:
     """Execute a validated document; any error answers data null with its status."""
     result = execute(
-        SCHEMA,
+        schema_for(ctx.config),
         document,
         variable_values=variables,
         operation_name=operation_name,

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
 from graphql import (
     BooleanValueNode,
     FloatValueNode,
+    GraphQLEnumType,
     GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
     IntValueNode,
     StringValueNode,
     ValueNode,
     build_schema,
+    get_named_type,
 )
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -137,3 +141,59 @@ def build_executable_schema() -> GraphQLSchema:
     schema = build_schema(schema_text())
     _install(schema)
     return schema
+
+
+def retire(
+    schema: GraphQLSchema,
+    datasets: Iterable[str],
+    fields: Mapping[str, Iterable[str]],
+    settings_fields: Iterable[str] = (),
+    nodes: Iterable[str] = (),
+) -> None:
+    """Remove dataset nodes and fields from `schema`, as Cloudflare does when it retires them.
+
+    A dataset goes from `account` and from `AccountSettings`. A field ("dimensions.x", "sum.x",
+    "count") goes from its type (a block left empty goes from its dataset), and with it its
+    filter fields (`x`, `x_gt`, ...) and orderBy values (`x_ASC`, `sum_x_DESC`, ...). A
+    settings field ("availableFields") goes from every dataset's `Settings`; a node in `nodes`
+    goes from `account` only. Queries that name them then fail validation.
+    """
+    account = schema.type_map["account"]
+    settings = schema.type_map["AccountSettings"]
+    limits = schema.type_map["Settings"]
+    assert isinstance(account, GraphQLObjectType)
+    assert isinstance(settings, GraphQLObjectType)
+    assert isinstance(limits, GraphQLObjectType)
+    for name in datasets:
+        account.fields.pop(name, None)
+        settings.fields.pop(name, None)
+    for name in settings_fields:
+        limits.fields.pop(name, None)
+    for name in nodes:
+        account.fields.pop(name, None)
+    for name, paths in fields.items():
+        node = account.fields.get(name)
+        if node is None:
+            continue
+        groups = get_named_type(node.type)
+        where = get_named_type(node.args["filter"].type)
+        order = get_named_type(node.args["orderBy"].type)
+        assert isinstance(groups, GraphQLObjectType)
+        assert isinstance(where, GraphQLInputObjectType)
+        assert isinstance(order, GraphQLEnumType)
+        for path in paths:
+            block, _, leaf = path.rpartition(".")
+            owner = groups if not block else get_named_type(groups.fields[block].type)
+            assert isinstance(owner, GraphQLObjectType)
+            owner.fields.pop(leaf, None)
+            if owner is not groups and not owner.fields:
+                groups.fields.pop(block, None)  # a block with nothing left goes too
+                del schema.type_map[owner.name]
+            if block == "dimensions":
+                for key in [k for k in where.fields if k == leaf or k.startswith(f"{leaf}_")]:
+                    del where.fields[key]
+                ordered = leaf
+            else:
+                ordered = f"{block}_{leaf}" if block else leaf
+            for direction in ("ASC", "DESC"):
+                order.values.pop(f"{ordered}_{direction}", None)

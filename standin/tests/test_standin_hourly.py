@@ -35,6 +35,7 @@ from cloudflare_standin.testing import (
     post,
     rfc3339,
     rows_of,
+    running,
     variables,
 )
 
@@ -410,6 +411,36 @@ def test_the_current_hour_is_incomplete_and_grows_with_the_clock(server: Standin
     assert after[current] == full_counts[current]
     older = {hour: n for hour, n in before.items() if hour < current}
     assert older == {hour: n for hour, n in after.items() if hour < current}
+
+
+def test_late_events_make_an_hour_grow_after_it_ended() -> None:
+    dims = ["datetimeHour"]
+    config = base_config(now=NOW, hourly_late_seconds=3 * 3600, hourly_late_fraction=0.5)
+    ended = (at(1), at(6))  # 07:00 to 11:00: all ended before now (12:30)
+
+    def counts(now: datetime.datetime) -> dict[str, int]:
+        config.now = now
+        rows = exact_hourly_rows(config, ACCOUNT, CMCD, dims, *ended, ["count"])
+        return {row["dimensions"]["datetimeHour"]: row["count"] for row in rows}
+
+    at_now, settled = counts(NOW), counts(NOW + 4 * HOUR)
+    on_time = {
+        row["dimensions"]["datetimeHour"]: row["count"]
+        for row in exact_hourly_rows(base_config(now=NOW), ACCOUNT, CMCD, dims, *ended, ["count"])
+    }
+    assert settled == on_time  # every event arrives in the end
+    # Hours that ended less than 3 hours ago may still grow; older ones are whole.
+    late = [hour for hour in settled if at_now.get(hour, 0) < settled[hour]]
+    assert late
+    assert min(late) >= rfc3339(at(3))
+    # Served like the truth: a query sees what has arrived.
+    with running(config) as server:
+        config.now = NOW
+        answer = ask(server, CMCD, window(*ended), dimensions=dims, metrics="count")
+        served = {row["dimensions"]["datetimeHour"]: row["count"] for row in rows_of(answer, CMCD)}
+    assert served == at_now
+    args = _parser().parse_args(["--accounts", ACCOUNT, "--hourly-late-seconds", "600"])
+    assert config_from_args(args).hourly_late_seconds == 600
 
 
 def test_the_older_datasets_refuse_blocks_they_do_not_compute(server: StandinServer) -> None:

@@ -219,8 +219,7 @@ class DatasetStream(
         settings = self.tap_settings
         start_date = day_start(settings.start_date) if settings.start_date else None
         if bookmark:
-            # lookback_days is a duration: 2 days before 14:00 is 14:00 two days earlier.
-            first = bookmark - datetime.timedelta(days=settings.lookback_days)
+            first = bookmark - self._lookback()
             if start_date:
                 first = max(first, start_date)
         else:
@@ -236,12 +235,27 @@ class DatasetStream(
             first = oldest
         return first
 
+    def _lookback(self) -> datetime.timedelta:
+        """What is read again before the bookmark: lookback_days, or for hours the hours setting.
+
+        The bookmarked step itself is always read again: it was the current, incomplete one
+        when the last run read it.
+        """
+        if self.dataset.time_key.step >= DAY:
+            return datetime.timedelta(days=self.tap_settings.lookback_days)
+        return datetime.timedelta(hours=self.tap_settings.hourly_lookback_hours)
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         assert context is not None, "streams are partitioned by account"
         settings = self.tap_settings
         self._account = context["account_id"]
+        changes = self.parts.schema_changes
+        if changes.skips(self.dataset):
+            return  # retired, or missing a field: warned once, not asked again this run
         limits = self.parts.account_limits.of(self._account, self.dataset, self.logger)
+        if limits is None:
+            return  # Cloudflare retired the dataset; SchemaChanges warned once for the run
         if not limits.enabled:
             self.logger.warning(
                 "%s: Cloudflare says %s is not enabled for this account; skipping it.",
@@ -264,7 +278,8 @@ class DatasetStream(
         state = self.get_context_state(context)
         bookmark = self._bookmark(state.get("replication_key_value"))
         start = self._start(bookmark, oldest)
-        windows = split_windows(start, stop, limits.max_duration, key.step)
+        # Hours break at multiples of maxDuration, so that a day costs the same at any time.
+        windows = split_windows(start, stop, limits.max_duration, key.step, aligned=key.step < DAY)
         if not windows:
             self.logger.info(
                 "%s: nothing to read (%s is after %s).",
@@ -273,6 +288,7 @@ class DatasetStream(
                 key.render(stop - key.step),
             )
             return
+        saved = {k: state[k] for k in ("replication_key", "replication_key_value") if k in state}
         if bookmark:
             # The lookback re-reads steps below the bookmark on purpose. Lowering the bookmark
             # to where this run starts keeps singer-sdk's sort check meaningful, and a run that
@@ -280,11 +296,28 @@ class DatasetStream(
             # write it, so that a bookmark set by hand in another form compares with records.
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = key.render(min(start, bookmark))
-        yield from self._read_windows(context, windows)
+        try:
+            yield from self._read_windows(context, windows)
+        except CloudflareQueryError as exc:
+            if not changes.absorb(self.dataset, self._account, exc, self.logger):
+                raise
+            # A retired dataset or a missing field: the stream's state stays as it was.
+            state.pop("replication_key", None)
+            state.pop("replication_key_value", None)
+            state.update(saved)
+            return
         after_run = self._bookmark(state.get("replication_key_value"))
         if bookmark and (after_run is None or after_run < bookmark):
             # Steps past the old bookmark had no rows: keep it, or each run would start earlier.
             state["replication_key_value"] = key.render(bookmark)
+
+    @override
+    def log_sync_costs(self) -> None:
+        # singer-sdk calls this for every stream once all of them have synced (Tap.sync_all):
+        # the moment to fail a run in which Cloudflare retired fields of a stream, which was
+        # skipped so that the others could sync and save their state.
+        super().log_sync_costs()
+        self.parts.schema_changes.raise_if_failed()
 
     def _read_windows(self, context: Context, windows: list[Window]) -> Iterable[dict[str, Any]]:
         """Read the windows in order, writing STATE after each; narrow a query too heavy."""
@@ -425,8 +458,11 @@ class DatasetStream(
         ]
         if missing:
             self.logger.warning(
-                "%s: Cloudflare's availableFields for %s does not list %s; asking for them anyway.",
+                "%s: Cloudflare's availableFields for %s does not list %s; asking for them anyway. "
+                "If Cloudflare retired them, this stream's query fails (the others go on): "
+                "upgrade tap-cloudflare-stream, or deselect stream %s.",
                 self.where,
                 self.dataset.node,
                 ", ".join(missing),
+                self.name,
             )

@@ -75,12 +75,21 @@ def split_windows(
     end: datetime.datetime,
     max_duration_seconds: int,
     step: datetime.timedelta,
+    *,
+    aligned: bool = False,
 ) -> list[Window]:
-    """Cut [start, end) into consecutive windows of whole steps no wider than maxDuration."""
+    """Cut [start, end) into consecutive windows of whole steps no wider than maxDuration.
+
+    Unaligned (days), the first window starts at `start`: a scheduled day is one window.
+    Aligned (hours), windows break at multiples of their width since the epoch (6 h: 00:00,
+    06:00, 12:00, 18:00 UTC), so every run cuts a day the same way: a day is
+    ceil(24 h / maxDuration) windows, and a range that starts mid-window adds one short window.
+    """
     width = max(1, int(max_duration_seconds // step.total_seconds())) * step
     windows = []
     while start < end:
-        stop = min(start + width, end)
+        stop = floor(start, width) + width if aligned else start + width
+        stop = min(stop, end)
         windows.append(Window(start, stop, step))
         start = stop
     return windows

@@ -37,6 +37,16 @@ NARROW_MARKERS = (
 )
 # The query starts before the retention floor: read from the floor instead.
 TOO_OLD_MARKER = "cannot request data older than"
+# GraphQL validation: the query names something the schema does not have (graphql-js and
+# graphql-core wordings, and Cloudflare's "unknown field"; graphql-api/errors).
+SCHEMA_MARKERS = (
+    "cannot query field",
+    "unknown field",
+    "unknown argument",
+    "unknown type",
+    "is not defined by type",
+    "does not exist in",
+)
 TRANSIENT_MARKERS = ("unable to execute query", "internal server error")
 AUTH_MARKERS = (
     "unauthorized",
@@ -147,7 +157,11 @@ class CloudflareAuthError(FatalAPIError, TapUserError):
 
 
 class CloudflareQueryError(FatalAPIError, TapUserError):
-    """Cloudflare rejected the query itself (limits, validation)."""
+    """Cloudflare rejected the query itself (limits, validation); `messages` are its own."""
+
+    def __init__(self, message: str, messages: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.messages = messages
 
 
 class CloudflareNarrowQueryError(FatalAPIError, TapUserError):
@@ -218,9 +232,17 @@ def classify(
             f"api_url answered HTTP {status} {response.reason} for {where}: check api_url "
             "(https://api.cloudflare.com/client/v4/graphql, or the final URL of a proxy)."
         )
+    # The first line of each message: a validation error may go on with the query's text.
+    first_lines = "; ".join(dict.fromkeys(m.strip().split("\n", 1)[0] for m in messages))
+    hint = (
+        "the tap's query no longer matches Cloudflare's schema: upgrade tap-cloudflare-stream, "
+        "or report it"
+        if any(m in lowered for m in SCHEMA_MARKERS)
+        else "check start_date, end_date and page_size, or report it if the settings look right"
+    )
     return CloudflareQueryError(
-        f"Cloudflare rejected the query for {where}: {text}; "
-        "check start_date, end_date and page_size, or report it if the settings look right."
+        f"Cloudflare rejected the query for {where}: {first_lines or text}; {hint}.",
+        tuple(messages),
     )
 
 

@@ -88,9 +88,17 @@ class RequestBudget:
 class AccountBudgets:
     """One `RequestBudget` of `limit` per account, made on the account's first request."""
 
-    def __init__(self, limit: int, window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.limit = limit
         self.window = window
+        self._clock = clock
+        self._sleep = sleep
         self._budgets: dict[str, RequestBudget] = {}
         self._lock = threading.Lock()
 
@@ -99,5 +107,12 @@ class AccountBudgets:
         with self._lock:
             budget = self._budgets.get(account)
             if budget is None:
-                budget = self._budgets[account] = RequestBudget(self.limit, self.window)
+                budget = RequestBudget(self.limit, self.window, self._clock, self._sleep)
+                self._budgets[account] = budget
             return budget
+
+    @property
+    def waited_seconds(self) -> float:
+        """Seconds every account's budget waited, in all."""
+        with self._lock:
+            return sum(budget.waited_seconds for budget in self._budgets.values())

@@ -4,8 +4,9 @@ Run by a target's venv Python (it has the client): `python readback.py snowflake
 with `{"schema": …, "tables": {table: [column, …]}}` on stdin; prints
 `{table: {"types": {column: type}, "rows": [[value, …], …]}}` as JSON, dates and timestamps as
 ISO strings, numbers as numbers, JSON columns as parsed values, NULL as null.
-- snowflake: snowflake-connector-python, under fakesnow's patch when FAKESNOW_DB_PATH is set
-  (fakesnow_harness.py, as for the target); identifiers upper case;
+- snowflake: snowflake-connector-python, sent to the fakesnow server named by FAKESNOW_SERVER
+  by target-snowflake--emulated's shim (client_shim/fakesnow_client.py, as for the target);
+  identifiers upper case;
 - bigquery: google-cloud-bigquery with BIGQUERY_EMULATOR_HOST and GOOGLE_APPLICATION_CREDENTIALS,
   project from BIGQUERY_PROJECT.
 """

@@ -3,8 +3,8 @@
 
   The tap writes, per run, how many RECORD messages it emitted per (stream, account, day, and
   for the catalog streams listing). For the latest audit of each (stream, account, day) (of
-  each (stream, account) for a catalog stream: its latest listing), the raw table must hold
-  that many rows:
+  each (stream, account) for a catalog stream: its latest listing; for catalog_listings every
+  listing of the account's latest run), the raw table must hold that many rows:
   - `listing_id`: a catalog stream whose raw table has the listing_id column: the rows that
     carry the listing (exact);
   - `extracted_at`: a raw table with _sdc_extracted_at: the rows of that (account, day)
@@ -27,6 +27,7 @@
       {'name': 'live_input_events_hourly', 'day_column': 'datetime_hour'},
       {'name': 'videos', 'day_column': none},
       {'name': 'live_inputs', 'day_column': none},
+      {'name': 'catalog_listings', 'day_column': none, 'whole_run': true},
   ]) -}}
 {%- endmacro %}
 
@@ -36,18 +37,32 @@
 {%- endmacro %}
 
 
+{% macro audit_whole_run_streams() -%}
+  {#- Streams whose every row of an account's latest run is checked (catalog_listings: each listing's row). -#}
+  {{- return(cloudflare_stream.audited_streams() | selectattr('whole_run', 'defined') | map(attribute='name') | list) -}}
+{%- endmacro %}
+
+
 {% macro audit_latest_sql() -%}
-{#- The latest audit of each (stream, account, day); of each (stream, account) for a catalog stream. -#}
+{#-
+  The latest audit of each (stream, account, day); of each (stream, account) for a catalog
+  stream (its latest listing); for catalog_listings, every listing of the account's latest run
+  that listed it (a later listing supersedes a lost row, so a heal's listing closes its gap).
+-#}
 {%- set listings = cloudflare_stream.audit_listing_streams() -%}
+{%- set whole_run = cloudflare_stream.audit_whole_run_streams() -%}
 {%- set ignore_before = var('audit_ignore_days_before', none) -%}
 select run_id, run_started_at, stream, account_id, day, listing_id, rows_emitted
 from (
     select
         audits.*,
-        row_number() over (
+        case when stream in ('{{ whole_run | join("', '") }}') then dense_rank() over (
+            partition by stream, account_id
+            order by run_started_at desc, run_id desc
+        ) else row_number() over (
             partition by stream, account_id, scope_day
             order by run_started_at desc, listing_id desc, run_id desc
-        ) as recency
+        ) end as recency
     from (
         select
             run_id,
