@@ -1,7 +1,8 @@
 """The parts a run's streams share, built once by the tap and on first use (discovery needs none).
 
 Streams receive this object in their constructor and take from it what they need: the settings,
-their family's session of the `CloudflareAPI`, and the accounts' `AccountLimits`.
+their family's session of the `CloudflareAPI`, the accounts' `AccountLimits`, and the run's
+`RunAudit`, where they count what they write.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from tap_cloudflare_stream.analytics.datasets import Dataset
 from tap_cloudflare_stream.analytics.limits import AccountLimits
 from tap_cloudflare_stream.analytics.schema_changes import SchemaChanges
 from tap_cloudflare_stream.analytics.windows import utc_now
+from tap_cloudflare_stream.audit.tally import RunAudit
 from tap_cloudflare_stream.cloudflare.session import CloudflareAPI
 from tap_cloudflare_stream.settings import TapSettings, parse_settings
 
 
 class RunParts:
-    """Settings, the API sessions, the accounts' limits and the schema changes of one run."""
+    """Settings, the API sessions, the accounts' limits, schema changes and audit of one run."""
 
     def __init__(
         self, config: Mapping[str, Any], selected_datasets: Callable[[], Sequence[Dataset]]
@@ -29,6 +31,9 @@ class RunParts:
         self._selected_datasets = selected_datasets
         # The run's clock (UTC, aware): "today", the retention floor and the current hour.
         self.clock: Callable[[], datetime.datetime] = utc_now
+        # What the run writes, counted by the streams; its start from the wall clock (as the
+        # records' time_extracted), never the clock above, which tests set.
+        self.audit = RunAudit()
         # Datasets Cloudflare retired (skipped) and streams missing fields (failed at the end).
         self.schema_changes = SchemaChanges()
 

@@ -65,6 +65,18 @@ class SeamTap(Tap):
         """SIGTERM or SIGINT arrived; by default singer-sdk's handler."""
         super()._handle_termination(signum, frame)
 
+    def after_sync(self) -> None:
+        """Every stream synced (or the sync stopped on an error): nothing by default."""
+
+    @override  # type: ignore[misc]
+    def sync_all(self) -> None:
+        # Why: singer-sdk marks it final (typing only) and has no hook after the last stream,
+        # where the tap must write out what its writer still holds (records/output.py).
+        try:
+            super().sync_all()
+        finally:
+            self.after_sync()
+
     @override
     def setup_mapper(self) -> None:
         # Public, but here for its private helper. Why: singer-sdk 0.54 registers a deselected
@@ -260,6 +272,10 @@ class SeamPushStream(Stream):
 
     _schema_written = False
 
+    def record_messages(self, record: dict[str, Any]) -> Generator[RecordMessage, None, None]:
+        """The RECORD messages of one record: singer-sdk's selection, conformance and maps."""
+        return super()._generate_record_messages(record)
+
     def write_records(self, records: list[dict[str, Any]]) -> None:
         """Write these records now (the stream's SCHEMA first, once)."""
         self._write_schema_message()
@@ -283,6 +299,13 @@ class SeamPushStream(Stream):
         if not self._schema_written:
             super()._write_schema_message()
             self._schema_written = True
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
+        # Why: as SeamStream's, a hook where the stream sees each message it writes (its count).
+        return self.record_messages(record)
 
     @override
     def _write_state_message(self) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import requests
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import (
     ConfigValidationError,
     InvalidStreamSortException,
@@ -24,6 +24,7 @@ from typing_extensions import override
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
 from tap_cloudflare_stream.analytics.stream import DatasetStream
+from tap_cloudflare_stream.audit.stream import SyncAuditStream
 from tap_cloudflare_stream.catalog.listings import ListingsStream
 from tap_cloudflare_stream.catalog.resources import RESOURCES
 from tap_cloudflare_stream.catalog.stream import CatalogStream
@@ -66,13 +67,23 @@ class TapCloudflareStream(TapOutput, Tap):
         ]
 
     @override
-    def discover_streams(self) -> list[DatasetStream | CatalogStream | ListingsStream]:
-        streams: list[DatasetStream | CatalogStream | ListingsStream] = [
-            DatasetStream(self, dataset, self.parts) for dataset in DATASETS
-        ]
-        listings = ListingsStream(self)  # the catalog streams write their listings to it
+    def discover_streams(self) -> list[Stream]:
+        streams: list[Stream] = [DatasetStream(self, dataset, self.parts) for dataset in DATASETS]
+        listings = ListingsStream(
+            self, self.parts
+        )  # the catalog streams write their listings to it
         streams += [CatalogStream(self, resource, self.parts, listings) for resource in RESOURCES]
-        return [*streams, listings]
+        return [*streams, listings, SyncAuditStream(self, self.parts)]  # the audit: last
+
+    @override
+    @property
+    def streams(self) -> dict[str, Stream]:
+        # singer-sdk orders the streams by name and syncs them in that order: the audit goes
+        # last, once every other stream's counts are final.
+        streams = super().streams
+        if streams and next(reversed(streams)) != SyncAuditStream.name:
+            streams[SyncAuditStream.name] = streams.pop(SyncAuditStream.name)
+        return streams
 
     @override
     def settings_errors(self) -> list[str]:

@@ -104,6 +104,27 @@ class MeltanoProject:
             pytest.fail(f"meltano {' '.join(args)} exited {result.returncode}:\n{excerpt}")
         return result
 
+    def shell(
+        self, command: str, env: Mapping[str, str] | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a shell command line as a user types it (`meltano` on PATH), under the lock."""
+        extra = {"PATH": f"{MELTANO.parent}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+        RUN_LOCK.parent.mkdir(exist_ok=True)
+        with RUN_LOCK.open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            result = subprocess.run(
+                ["bash", "-c", command],
+                cwd=ROOT,
+                env=self.env(extra),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        self.logs.append(result.stdout + result.stderr)
+        return result
+
     def meltano(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """Run `meltano ARGS`; its whole output (stdout and log)."""
         return self.logs[-1] if self.run(*args, env=env) else ""

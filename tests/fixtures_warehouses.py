@@ -168,11 +168,18 @@ def base_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _emulator(argv: list[str], url: str, log: Path) -> Iterator[None]:
-    """Run an emulator process until the test ends; ready once `url` answers at all."""
+def _emulator(
+    argv: list[str], url: str, log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """Run an emulator process (`env` on top of the base) until the test ends; ready once `url`
+    answers at all."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=base_env()
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**base_env(), **(env or {})},
         )
     try:
         deadline = time.monotonic() + 90
@@ -251,6 +258,13 @@ def _fake_credentials(path: Path) -> Path:
 @pytest.fixture
 def bigquery_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     """target-bigquery and dbt-bigquery against a bqemulator process started for this test."""
+    with running_bqemulator(tmp_path) as warehouse:
+        yield warehouse
+
+
+@contextlib.contextmanager
+def running_bqemulator(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Warehouse]:
+    """bqemulator started with `env` on top (a fault, bqemulator_main.py), stopped afterwards."""
     require_plugins("target-bigquery", "dbt-bigquery")
     if not BQEMULATOR_PYTHON.exists():
         missing("bqemulator is not installed (.venv-bqemulator): run scripts/setup-warehouses")
@@ -261,7 +275,7 @@ def bigquery_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
             "--project", BIGQUERY_PROJECT, "--ephemeral", "--log-level", "warning"]  # fmt: skip
     host = f"http://127.0.0.1:{rest}"
     ready = f"{host}/bigquery/v2/projects/{BIGQUERY_PROJECT}/datasets"
-    with _emulator(argv, ready, tmp_path / "bqemulator.log"):
+    with _emulator(argv, ready, tmp_path / "bqemulator.log", env):
         yield Warehouse(
             loader="target-bigquery",
             dbt="dbt-bigquery",

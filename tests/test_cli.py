@@ -54,7 +54,8 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     catalog = {"videos", "live_inputs", "storage_usage", "catalog_listings"}
-    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT, *catalog}
+    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT, *catalog, "sync_audit"}
+    assert list(streams)[-1] == "sync_audit"  # synced in catalog order: the audit last
     for name, (time, json_format) in {
         **dict.fromkeys(CONTRACT, ("date", "date")),
         **dict.fromkeys(HOURLY_CONTRACT, ("datetime_hour", "date-time")),

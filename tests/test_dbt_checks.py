@@ -105,10 +105,21 @@ BREAKS: dict[str, list[str]] = {
         f"INSERT INTO {RAW}.video_quality_events SELECT * REPLACE (99999 AS quality_resolution) "
         f"FROM {RAW}.video_quality_events LIMIT 1"
     ],
-    # Views moved to a day of their own: every account's total is unchanged, one day is not.
+    # A view moved to another day of the same account: every account's total is unchanged,
+    # two days are not (and no row is lost, which the audit would see).
     "account_daily_matches_raw_days": [
-        f"UPDATE {RAW}.video_playback_events SET date = '2000-01-03' "
-        f"WHERE rowid = (SELECT min(rowid) FROM {RAW}.video_playback_events)"
+        f"CREATE TEMP TABLE moved AS SELECT rowid AS row_number, account_id, date "
+        f"FROM {RAW}.video_playback_events WHERE views > 0 ORDER BY rowid LIMIT 1",
+        f"UPDATE {RAW}.video_playback_events SET views = views - 1 "
+        "WHERE rowid = (SELECT row_number FROM moved)",
+        f"UPDATE {RAW}.video_playback_events SET views = views + 1 WHERE rowid = ("
+        f"SELECT min(raw.rowid) FROM {RAW}.video_playback_events AS raw, moved "
+        "WHERE raw.account_id = moved.account_id AND raw.date <> moved.date)",
+    ],
+    # A loader lost a row the tap emitted (a video of the catalog): the raw table holds fewer
+    # rows than the audit says. No model total depends on the catalog's row count.
+    "audited_rows_are_in_the_warehouse": [
+        f"DELETE FROM {RAW}.videos WHERE rowid = (SELECT min(rowid) FROM {RAW}.videos)"
     ],
     # A loader without primary keys (append-only) loads one listing's row of a live input
     # twice (rows of different listings are fine: the newest counts): the current catalog has

@@ -310,7 +310,10 @@ def test_workflow_environment_names_real_settings_and_keeps_secrets_secret() -> 
     for variable in re.findall(r"\[env: (TAP_CLOUDFLARE_STREAM__[A-Z_]+)", extras):
         known[variable] = False  # Meltano's extras of the extractor (select_filter, ...)
     scripts = "\n".join(str(step.get("run", "")) for step in job()["steps"])
-    for variable, value in job()["env"].items():
+    variables = dict(job()["env"])
+    for step in job()["steps"]:  # a step's own env (the dbt utility's connection)
+        variables.update(step.get("env", {}))
+    for variable, value in variables.items():
         if re.search(rf"\$\{{?{variable}\b", scripts):  # the steps' own variables: GROUP, LOADER
             assert "secrets." not in str(value), f"{variable} is on command lines: no secret"
             continue

@@ -13,8 +13,9 @@ Nothing passes from one runner to the next but the S3 bucket and the warehouse.
 What the test supplies, and why (everything else is the workflow's):
 - the secrets (`${{ secrets.* }}`): the stand-in's token and the state bucket's URI and keys;
 - `pip install "meltano[s3]==X"`: the project's .venv-meltano, the same Meltano, put on PATH;
-- LOADER=target-postgres and TARGET_POSTGRES_*: the warehouse is the project's throwaway
-  PostgreSQL (the workflow's loader, target-snowflake, needs Snowflake);
+- LOADER=target-postgres, DBT_UTILITY=dbt-postgres, TARGET_POSTGRES_* and DBT_POSTGRES_*: the
+  warehouse is the project's throwaway PostgreSQL (the workflow's loader, target-snowflake,
+  needs Snowflake);
 - MELTANO_STATE_BACKEND_S3_ENDPOINT_URL: S3 is moto's server on loopback, a real S3 API;
 - TAP_CLOUDFLARE_STREAM_API_URL and _START_DATE: Cloudflare is the stand-in, with 10 days
   of history instead of 90 to keep the runs small;
@@ -82,7 +83,7 @@ CATALOG = json.loads((ROOT / "catalog.json").read_text())
 SYNC_ORDER = [s["tap_stream_id"] for s in CATALOG["streams"] if s["tap_stream_id"] in CONTRACT]
 FIRST_STREAM, KILLED_STREAM = SYNC_ORDER[0], SYNC_ORDER[-1]
 # Variables of the test's own shell that must not leak into a runner.
-SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|AWS_)")
+SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|AWS_|DBT_)")
 
 
 # --- the workflow, as written ----------------------------------------------------------------
@@ -165,10 +166,14 @@ class Runner:
 
     root: Path
     env: dict[str, str]
+    matrix: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
     steps: list[StepRun] = field(default_factory=list)
 
     @classmethod
-    def checkout(cls, folder: Path, env: dict[str, str]) -> Runner:
+    def checkout(
+        cls, folder: Path, env: dict[str, str], matrix: dict[str, str], secrets: dict[str, str]
+    ) -> Runner:
         """Copy the files a clone would have (tracked, plus new files git does not ignore)."""
         listed = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -183,10 +188,17 @@ class Runner:
                 target = folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(source.read_bytes())
-        return cls(root=folder, env=env)
+        return cls(root=folder, env=env, matrix=matrix, secrets=secrets)
 
-    def run_job(self, kill: Callable[[], bool] | None = None) -> None:
-        """Run the job's steps as GitHub does; with `kill`, SIGKILL the job once it is true."""
+    def run_job(
+        self,
+        kill: Callable[[], bool] | None = None,
+        after_step: Callable[[StepRun], None] | None = None,
+    ) -> None:
+        """Run the job's steps as GitHub does; with `kill`, SIGKILL the job once it is true.
+
+        `after_step` is called with each step that ran, once it ended.
+        """
         failed = False
         for step in job()["steps"]:
             name = str(step.get("name") or step.get("uses") or step.get("run"))
@@ -202,21 +214,29 @@ class Runner:
             if failed and condition is None:
                 continue
             killing = kill is not None and "--state-id-suffix" in script
-            ran = self._bash(name, script, kill if killing else None)
+            env = {k: fill(v, self.matrix, self.secrets) for k, v in step.get("env", {}).items()}
+            ran = self._bash(name, script, env, kill if killing else None)
             self.steps.append(ran)
+            if after_step is not None:
+                after_step(ran)
             if ran.returncode == -signal.SIGKILL:
                 return  # the runner is gone: nothing else runs
             failed = failed or ran.returncode != 0
 
-    def _bash(self, name: str, script: str, kill: Callable[[], bool] | None) -> StepRun:
-        """`bash --noprofile --norc -eo pipefail -c SCRIPT`, GitHub's shell for `run:`."""
+    def _bash(
+        self, name: str, script: str, env: dict[str, str], kill: Callable[[], bool] | None
+    ) -> StepRun:
+        """`bash --noprofile --norc -eo pipefail -c SCRIPT`, GitHub's shell for `run:`.
+
+        The step's own `env` comes on top of the job's, as on GitHub.
+        """
         log = self.root / f".step-{len(self.steps)}.log"
         began = time.monotonic()
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
                 cwd=self.root,
-                env=self.env,
+                env={**self.env, **env},
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -351,6 +371,77 @@ def state_get_output(runner: Runner) -> dict[str, Any]:
     return dict(value.get("singer_state", value))
 
 
+# --- a job's world ---------------------------------------------------------------------------
+
+# What the test gives for the workflow's `${{ secrets.* }}`.
+SECRETS = {
+    "CLOUDFLARE_API_TOKEN": TOKEN,
+    "MELTANO_STATE_BACKEND_URI": f"s3://{BUCKET}/scheduled",
+    "MELTANO_STATE_AWS_ACCESS_KEY_ID": "state-key-id",
+    "MELTANO_STATE_AWS_SECRET_ACCESS_KEY": "state-secret",
+}
+
+
+def cloudflare_of(
+    accounts: list[str], today: datetime.date, revision: int, faults: list[Fault]
+) -> StandinConfig:
+    """The stand-in's Cloudflare on a day: the test's library, revised days, faults."""
+    return StandinConfig(
+        accounts=accounts,
+        seed=31,
+        today=today,
+        rows_per_day=12,
+        videos=6,
+        revision=revision,
+        revised_days=3,
+        tokens={TOKEN: None},
+        rate_limit_queries=None,
+        faults=faults,
+        # "now" never after the real clock the jobs' taps read (today 12:30 may be ahead).
+        now=min(datetime.datetime.combine(today, datetime.time(12, 30), UTC), NOW),
+        # The hourly streams: 2 days kept, day-wide windows, so a job's requests stay well
+        # inside the workflow's 90 per 5 minutes (7 days in 6-hour windows would not).
+        hourly={
+            name: HourlySettings(max_duration=86400, not_older_than=2 * 86400)
+            for name in ("streamCMCDAdaptiveGroups", "liveInputEventsAdaptiveGroups")
+        },
+    )
+
+
+def runner_env(
+    group: dict[str, str],
+    server: StandinServer,
+    postgres_server: PostgresServer,
+    postgres_database: str,
+    s3_url: str,
+) -> dict[str, str]:
+    """A job's environment: the workflow's job `env`, and what the test supplies (above)."""
+    env = {k: v for k, v in os.environ.items() if not SCRUBBED.match(k)}
+    env.update({k: fill(v, group, SECRETS) for k, v in job()["env"].items()})
+    connection = {
+        "HOST": postgres_server.host,
+        "PORT": str(postgres_server.port),
+        "USER": postgres_server.user,
+        "PASSWORD": postgres_server.password,
+    }
+    env.update({f"TARGET_POSTGRES_{k}": v for k, v in connection.items()})
+    env.update({f"DBT_POSTGRES_{k}": v for k, v in connection.items()})
+    env.update(
+        {
+            "PATH": f"{MELTANO.parent}{os.pathsep}{os.environ['PATH']}",
+            "LOADER": LOADER,
+            "DBT_UTILITY": "dbt-postgres",
+            "TARGET_POSTGRES_DATABASE": postgres_database,
+            "DBT_POSTGRES_DBNAME": postgres_database,
+            "TARGET_POSTGRES_BATCH_SIZE_ROWS": "50",
+            "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
+            "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL": s3_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    return env
+
+
 # --- the two days ----------------------------------------------------------------------------
 
 
@@ -367,37 +458,14 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     day1 = utc_today() - datetime.timedelta(days=1)
     day2 = utc_today()
     start = day1 - datetime.timedelta(days=HISTORY_DAYS - 1)
-    secrets = {
-        "CLOUDFLARE_API_TOKEN": TOKEN,
-        "MELTANO_STATE_BACKEND_URI": f"s3://{BUCKET}/scheduled",
-        "MELTANO_STATE_AWS_ACCESS_KEY_ID": "state-key-id",
-        "MELTANO_STATE_AWS_SECRET_ACCESS_KEY": "state-secret",
-    }
+    secrets = SECRETS
 
     gone = (everyone[0], expected_videos(cloudflare_base(everyone, day1), everyone[0])[0]["uid"])
 
     def cloudflare(today: datetime.date, revision: int, faults: list[Fault]) -> StandinConfig:
-        return StandinConfig(
-            deleted_videos={gone} if today == day2 else set(),
-            accounts=everyone,
-            seed=31,
-            today=today,
-            rows_per_day=12,
-            videos=6,
-            revision=revision,
-            revised_days=3,
-            tokens={TOKEN: None},
-            rate_limit_queries=None,
-            faults=faults,
-            # "now" never after the real clock the jobs' taps read (today 12:30 may be ahead).
-            now=min(datetime.datetime.combine(today, datetime.time(12, 30), UTC), NOW),
-            # The hourly streams: 2 days kept, day-wide windows, so a job's requests stay well
-            # inside the workflow's 90 per 5 minutes (7 days in 6-hour windows would not).
-            hourly={
-                name: HourlySettings(max_duration=86400, not_older_than=2 * 86400)
-                for name in ("streamCMCDAdaptiveGroups", "liveInputEventsAdaptiveGroups")
-            },
-        )
+        config = cloudflare_of(everyone, today, revision, faults)
+        config.deleted_videos = {gone} if today == day2 else set()
+        return config
 
     def loaded_accounts(stream: str) -> set[str]:
         """The accounts that have rows in a stream's table (none before it exists)."""
@@ -419,26 +487,10 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
             hang = [Fault("slow", dataset=dataset_of(KILLED_STREAM), at=tries, seconds=600)]
             server = StandinServer(cloudflare(today, revision, hang if kill_this else []))
             server.start()
-            env = {k: v for k, v in os.environ.items() if not SCRUBBED.match(k)}
-            env.update({k: fill(v, group, secrets) for k, v in job()["env"].items()})
-            env.update(
-                {
-                    "PATH": f"{MELTANO.parent}{os.pathsep}{os.environ['PATH']}",
-                    "LOADER": LOADER,
-                    "TARGET_POSTGRES_HOST": postgres_server.host,
-                    "TARGET_POSTGRES_PORT": str(postgres_server.port),
-                    "TARGET_POSTGRES_USER": postgres_server.user,
-                    "TARGET_POSTGRES_PASSWORD": postgres_server.password,
-                    "TARGET_POSTGRES_DATABASE": postgres_database,
-                    "TARGET_POSTGRES_BATCH_SIZE_ROWS": "50",
-                    "TAP_CLOUDFLARE_STREAM_API_URL": server.url,
-                    "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
-                    "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL": s3.url,
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                }
-            )
+            env = runner_env(group, server, postgres_server, postgres_database, s3.url)
+            env["TAP_CLOUDFLARE_STREAM_START_DATE"] = start.isoformat()
             folder = tmp_path / f"day{day}-{group['group']}-{uuid.uuid4().hex[:6]}"
-            runner = Runner.checkout(folder, env)
+            runner = Runner.checkout(folder, env, group, secrets)
 
             def loaded_some_rows() -> bool:
                 return bool(loaded_accounts(FIRST_STREAM) & set(accounts_of(group)))
@@ -549,3 +601,90 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     current = {(a, u) for a, u, listing, _ in videos if str(listing) >= latest[str(a)]}
     assert current == {(a, v["uid"]) for a in everyone for v in expected_videos(truth, a)}
     assert {(a, u) for a, u, _, _ in videos} - current == {gone}
+
+
+# --- a loader that loses a batch -------------------------------------------------------------
+
+LOSSY = f"{LOADER}--lossy"  # tests/lossy_target.py: the real target, minus one batch
+LOSSY_STREAM = FIRST_STREAM
+BATCH = 50  # TARGET_POSTGRES_BATCH_SIZE_ROWS in runner_env
+
+
+def add_lossy_loader(runner: Runner) -> None:
+    """The runner's meltano.yml gains target-postgres--lossy (inherit_from: target-postgres)."""
+    wrapper = runner.root / "tests" / "lossy_target.py"
+    wrapper.chmod(0o755)
+    project = runner.root / "meltano.yml"
+    document = yaml.safe_load(project.read_text())
+    document["plugins"]["loaders"].append(
+        {"name": LOSSY, "inherit_from": LOADER, "executable": str(wrapper)}
+    )
+    project.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_a_batch_the_loader_lost_is_found_and_healed_in_the_same_job(
+    s3: S3, postgres_server: PostgresServer, postgres_database: str, tmp_path: Path
+) -> None:
+    require_plugins(LOADER, "dbt-postgres")
+    group = groups()[0]
+    accounts = accounts_of(group)
+    today = utc_today()
+    start = today - datetime.timedelta(days=HISTORY_DAYS - 1)
+    truth = cloudflare_of(accounts, today, 0, [])
+    dropped = tmp_path / "dropped.jsonl"
+    state_after_load: dict[str, Any] = {}
+    with StandinServer(truth) as server:
+        env = runner_env(group, server, postgres_server, postgres_database, s3.url)
+        env.update(
+            {
+                "LOADER": LOSSY,
+                "TAP_CLOUDFLARE_STREAM_START_DATE": start.isoformat(),
+                "LOSSY_TARGET": LOADER,
+                "LOSSY_STREAM": LOSSY_STREAM,
+                "LOSSY_SKIP": str(BATCH),  # the second batch of the stream's rows is lost
+                "LOSSY_COUNT": str(BATCH),
+                "LOSSY_DROPPED": str(dropped),
+            }
+        )
+        runner = Runner.checkout(tmp_path / "runner", env, group, SECRETS)
+        add_lossy_loader(runner)
+
+        def after(step: StepRun) -> None:
+            if "--state-id-suffix" in step.script:  # the scheduled load: what state it saved
+                state_after_load.update(s3.states())
+
+        runner.run_job(after_step=after)
+
+    assert [s.returncode for s in runner.steps] == [0] * len(runner.steps), runner.report()
+    lost = [json.loads(line) for line in dropped.read_text().splitlines()]
+    assert len(lost) == BATCH, "the loader lost no batch: the test proves nothing"
+    # The job found the gap (dbt's log names it) and healed it, one range per account.
+    heal = next(s for s in runner.steps if "heal_gaps.py" in s.script)
+    ranges: dict[str, tuple[str, str]] = {}
+    for record in lost:
+        first, last = ranges.get(record["account_id"], (record["date"], record["date"]))
+        ranges[record["account_id"]] = (min(first, record["date"]), max(last, record["date"]))
+    for account, (first, last) in ranges.items():
+        days = first if first == last else f"{first}..{last}"
+        assert f"Gap: stream {LOSSY_STREAM}, account {account}, {days}:" in heal.output
+        assert f"[heal_gaps] Healing account {account}, {first}..{last} " in heal.output
+    assert "[heal_gaps] Healed: every gap read again is filled." in heal.output
+    # The heal left the scheduled state as the load saved it.
+    state = state_id(group["group"]).replace(f"-to-{LOADER}:", f"-to-{LOSSY}:")
+    assert state_after_load[state]
+    assert s3.states()[state] == state_after_load[state]
+    every = {(s, a): today.isoformat() for s in STREAMS for a in accounts}
+    every.update({("storage_usage", a): utc_today().isoformat() for a in accounts})
+    assert bookmarks(state_after_load[state]) == every
+    # The warehouse: every row, once, the lost ones included.
+    for stream in STREAMS:
+        rows = table_rows(postgres_server, postgres_database, stream)
+        assert len(rows) == len(set(rows)), f"{stream}: duplicate rows"
+        assert set(rows) == expected_rows(truth, stream, start, today), stream
+    for step in runner.steps:
+        for secret in (
+            TOKEN,
+            postgres_server.password,
+            SECRETS["MELTANO_STATE_AWS_SECRET_ACCESS_KEY"],
+        ):
+            assert secret not in step.output, f"a secret reached the log of {step.name}"

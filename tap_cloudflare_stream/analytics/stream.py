@@ -113,6 +113,7 @@ class DatasetStream(
         super().__init__(tap, name=dataset.stream_name, schema=stream_schema(dataset))
         self.replication_key = dataset.time_key.column
         self.primary_keys = list(dataset.primary_key)
+        self.run_audit = parts.audit  # counted by the day of the time key
         self._decoder = DatasetPageDecoder(dataset)
         self._query = dataset_query(dataset)
         self._order_by = order_by(dataset)

@@ -22,7 +22,12 @@ from typing_extensions import override
 from tap_cloudflare_stream.sdk_seam import SeamPushStream
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from singer_sdk import Tap
+    from singer_sdk.singerlib import RecordMessage
+
+    from tap_cloudflare_stream.run import RunParts
 
 STREAM_NAME = "catalog_listings"
 _UTC = datetime.timezone.utc
@@ -106,7 +111,8 @@ SCHEMA = th.PropertiesList(
 class ListingsStream(SeamPushStream):
     """`catalog_listings`: one row per listing, written by the catalog streams as they list."""
 
-    def __init__(self, tap: Tap) -> None:
+    def __init__(self, tap: Tap, parts: RunParts) -> None:
+        self.parts = parts
         super().__init__(tap, name=STREAM_NAME, schema=SCHEMA)
         self.primary_keys = ["stream", "account_id", "listing_id"]
         self._last: datetime.datetime | None = None
@@ -126,6 +132,23 @@ class ListingsStream(SeamPushStream):
         return Listing(stream, account, now)
 
     def write(self, *listings: Listing) -> None:
-        """Write the listings' rows now, when the stream is selected."""
-        if self.selected and listings:
-            self.write_records([listing.record() for listing in listings])
+        """Write the listings' rows now, when the stream is selected; the audit counts them."""
+        if not (self.selected and listings):
+            return
+        records = [listing.record() for listing in listings]
+        if self.get_batch_config(self.config) is not None:  # into a batch file: maps do not apply
+            for record in records:
+                for stream_map in self.stream_maps:
+                    self._count(stream_map.stream_alias, record)
+        self.write_records(records)
+
+    @override
+    def record_messages(self, record: dict[str, Any]) -> Generator[RecordMessage, None, None]:
+        for message in super().record_messages(record):  # after the stream maps
+            self._count(message.stream, record)
+            yield message
+
+    def _count(self, alias: str, record: dict[str, Any]) -> None:
+        """One row written under `alias`: counted for its account and listing."""
+        counts = {record["listing_id"]: 1}
+        self.parts.audit.add(str(record["account_id"]), alias, counts, by_listing=True)

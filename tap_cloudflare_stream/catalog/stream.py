@@ -93,6 +93,8 @@ class CatalogStream(
         self.path = resource.path
         self.primary_keys = list(resource.primary_key)
         self.replication_key = resource.read_date  # None: a full table
+        self.run_audit = parts.audit
+        self.audit_by_listing = resource.versioned  # a listing of the whole library
         self._paginator: CreatedCursorPaginator | None = None
         self._listing: Listing | None = None  # the listing under way
         self._pages = 0
@@ -117,10 +119,29 @@ class CatalogStream(
         # them, in after_records, and only when every account was listed completely.
         return False
 
+    @override
+    @property
+    def audit_column(self) -> str | None:
+        # Records that carry their listing's id (`listing_id`) are counted per listing; without
+        # the column, a run's listing of an account counts as one listing.
+        if self.audit_by_listing:
+            return "listing_id" if "listing_id" in self.schema["properties"] else None
+        return self.replication_key
+
     @property
     def tracks_deletions(self) -> bool:
         """Whether ACTIVATE_VERSION is asked for (emit_activate_version_messages, default off)."""
         return self.resource.versioned and self.parts.settings.emit_activate_version_messages
+
+    def _backfill(self) -> bool:
+        """A run with an end_date and no saved state of this stream: a backfill or a heal.
+
+        Such a run (`meltano run --full-refresh` with start and end dates, as the heal command
+        of docs/audit.md for one account) may list only some accounts, and a table version
+        covers the whole table: activating it would mark every other account as deleted.
+        """
+        saved = self.tap_state.get("bookmarks", {}).get(self.name, {})
+        return self.parts.settings.end_date is not None and not saved.get("partitions")
 
     # Requests
 
@@ -304,7 +325,6 @@ class CatalogStream(
             self._held.append(listing)  # after the BATCH messages naming its records
         else:
             self.listings.write(listing)
-            self.flush_output()  # now: no STATE may follow to flush it (the run's end does not)
 
     def _warn_denied(self) -> None:
         self.logger.warning(
@@ -320,6 +340,13 @@ class CatalogStream(
     def before_records(self, context: Context | None, *, write_messages: bool) -> None:
         self._finished, self._held = [], []
         self._versioned = self.tracks_deletions and context is None and write_messages
+        if self._versioned and self._backfill():
+            self._versioned = False
+            self.logger.info(
+                "stream %s: an end_date and no saved state (a backfill, or a heal): no "
+                "ACTIVATE_VERSION, so the accounts this run does not list keep their rows current.",
+                self.name,
+            )
         if self._versioned:
             self.stream_version = int(time.time() * 1000)  # records carry it
         elif self.tracks_deletions and not write_messages:

@@ -70,6 +70,14 @@ class TapOutput(SeamTap):
             state_writer.end_of_stream(self.state)
 
     @override
+    def after_sync(self) -> None:
+        # The writer holds RECORD lines until another message or a flush: records written after
+        # the run's last STATE (the audit's rows, a listing's row) go out here.
+        writer = self.message_writer
+        if isinstance(writer, RecordBufferingWriter):
+            writer.flush()
+
+    @override
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         try:

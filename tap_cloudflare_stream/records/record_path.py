@@ -9,7 +9,11 @@ make the step matter. tests/test_sync.py checks, message for message, that every
 what singer-sdk's own steps write.
 
 It also holds the STATE rules every stream family shares: the paced cadence's STATE at the end
-of each stream, and in batch mode no STATE before the BATCH message naming the rows it covers.
+of each stream, and in batch mode no STATE before the BATCH message naming the rows it covers;
+and it counts what it writes for the run's audit (audit/tally.py): each RECORD message after
+the stream maps, per alias and value of the column the audit counts by (one dict increment
+per record, keyed by that value), or in batch mode each record that goes into a batch file;
+the counts go to the `RunAudit` at the end of each window or account.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from tap_cloudflare_stream.sdk_seam import SeamStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from tap_cloudflare_stream.audit.tally import RunAudit
 
 _TToken = TypeVar("_TToken")
 
@@ -49,9 +55,17 @@ class LeanRecordStream(SeamStream[_TToken]):
     # Pages are decoded into typed structs, so records already match the schema.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    # Where the stream's counts go (set by the stream from its RunParts); None: not counted.
+    run_audit: RunAudit | None = None
+    # Whether the audit counts this stream per listing (else per day of the column counted by).
+    audit_by_listing = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._record_maps: list[tuple[str, StreamMap | None]] | None = None
+        self._record_maps: list[tuple[str, StreamMap | None, dict[Any, int]]] | None = None
+        # alias -> value of the column counted by -> RECORD messages, since the last hand-over.
+        self._tally: dict[str, dict[Any, int]] = {}
+        self._counted_by = ""
         self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
         self._bookmarked_date: Any = None
         self._batches_at_state = 0  # BATCH messages written when the last STATE went out
@@ -60,21 +74,46 @@ class LeanRecordStream(SeamStream[_TToken]):
         """A page was just read: its records share one time_extracted."""
         self._time_extracted = datetime.datetime.now(datetime.timezone.utc)
 
+    @property
+    def audit_column(self) -> str | None:
+        """The record column whose value the audit counts by: the time key by default."""
+        return self.replication_key
+
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         self._bookmarked_date = None  # a new window or account: bookmark its first record
+        records = super().request_records(context)
         try:
-            yield from super().request_records(context)
+            yield from self._counted_for_batches(records) if self.in_batch_sync else records
         finally:
             # The writer batches RECORD lines: they go out when a window's pages stop, however
             # they stop (a STATE after the window would flush them too).
             self.flush_output()
+            self._hand_over_counts(context)
 
     def flush_output(self) -> None:
         """Write out the RECORD lines the tap's writer holds back."""
         writer = self.tap.message_writer
         if isinstance(writer, BatchingWriter):
             writer.flush()
+
+    def _hand_over_counts(self, context: Context | None) -> None:
+        """Give the counts since the last hand-over to the run's audit, under the account."""
+        for alias, counts in self._tally.items():
+            if counts and self.run_audit is not None and context:
+                account = str(context["account_id"])
+                self.run_audit.add(account, alias, counts, by_listing=self.audit_by_listing)
+            counts.clear()  # the record path holds on to these dicts
+
+    def _counted_for_batches(self, records: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+        """Records on their way to batch files (maps do not apply there), counted per alias."""
+        tallies = [self._tally.setdefault(m.stream_alias, {}) for m in self.stream_maps]
+        column = self.audit_column or ""
+        for record in records:
+            value = record.get(column)
+            for counts in tallies:
+                counts[value] = counts.get(value, 0) + 1
+            yield record
 
     # STATE
 
@@ -108,14 +147,20 @@ class LeanRecordStream(SeamStream[_TToken]):
         maps = self._record_maps
         if maps is None:
             maps = self._record_maps = self._lean_record_maps()
+            self._counted_by = self.audit_column or ""
+        value = record.get(self._counted_by)  # read before a map or singer-sdk changes it
         if not maps:  # deselected properties or type conformance: singer-sdk's full path
-            yield from super().record_messages(record)
+            for message in super().record_messages(record):
+                counts = self._tally.setdefault(message.stream, {})
+                counts[value] = counts.get(value, 0) + 1
+                yield message
             return
         # Every property is selected and conformance is off: selection and conformance are
         # no-ops, and a plain copy map need not copy.
-        for alias, stream_map in maps:
+        for alias, stream_map, counts in maps:
             mapped = record if stream_map is None else stream_map.transform(record)
             if mapped is not None:
+                counts[value] = counts.get(value, 0) + 1
                 yield RecordMessage(
                     stream=alias,
                     record=mapped,
@@ -123,8 +168,8 @@ class LeanRecordStream(SeamStream[_TToken]):
                     time_extracted=self._time_extracted,
                 )
 
-    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None]]:
-        """The stream maps as (alias, map or None for a plain copy), or [] if not lean."""
+    def _lean_record_maps(self) -> list[tuple[str, StreamMap | None, dict[Any, int]]]:
+        """The maps as (alias, map or None for a plain copy, its counts), or [] if not lean."""
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
             return []
         if not all(self.mask[("properties", name)] for name in self.schema["properties"]):
@@ -135,6 +180,7 @@ class LeanRecordStream(SeamStream[_TToken]):
                 None
                 if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
                 else stream_map,
+                self._tally.setdefault(stream_map.stream_alias, {}),
             )
             for stream_map in self.stream_maps
         ]
