@@ -68,14 +68,19 @@ class SeamTap(Tap):
     def after_sync(self) -> None:
         """Every stream synced (or the sync stopped on an error): nothing by default."""
 
+    def after_every_stream(self) -> None:
+        """Every stream synced without an error, and `after_sync` ran: nothing by default."""
+
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
         # Why: singer-sdk marks it final (typing only) and has no hook after the last stream,
-        # where the tap must write out what its writer still holds (records/output.py).
+        # where the tap must write out what its writer still holds (records/output.py) and
+        # fail a run that skipped a stream so that the others could sync (tap.py).
         try:
             super().sync_all()
         finally:
             self.after_sync()
+        self.after_every_stream()
 
     @override
     def setup_mapper(self) -> None:

@@ -311,14 +311,6 @@ class DatasetStream(
             # Steps past the old bookmark had no rows: keep it, or each run would start earlier.
             state["replication_key_value"] = key.render(bookmark)
 
-    @override
-    def log_sync_costs(self) -> None:
-        # singer-sdk calls this for every stream once all of them have synced (Tap.sync_all):
-        # the moment to fail a run in which Cloudflare retired fields of a stream, which was
-        # skipped so that the others could sync and save their state.
-        super().log_sync_costs()
-        self.parts.schema_changes.raise_if_failed()
-
     def _read_windows(self, context: Context, windows: list[Window]) -> Iterable[dict[str, Any]]:
         """Read the windows in order, writing STATE after each; narrow a query too heavy."""
         self.rows_read = 0
