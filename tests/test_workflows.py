@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -88,3 +89,50 @@ def test_each_action_is_pinned_to_the_same_commit_everywhere() -> None:
             pins.setdefault(use["action"], set()).add(f"{use['ref']}{use['comment']}".strip())
     differing = {action: refs for action, refs in pins.items() if len(refs) > 1}
     assert not differing, f"pin these actions to one commit everywhere: {differing}"
+
+
+SECRET = re.compile(r"\$\{\{\s*secrets\.")
+INSTALLS = re.compile(r"\b(pip|uv|meltano)\s+(install|sync)\b")
+
+
+def secrets_out_of_place(workflow: dict[str, Any]) -> list[str]:
+    """Where a workflow puts a secret that more than the step using it can read.
+
+    A workflow's or a job's `env` reaches every step, `pip install` and `meltano install`
+    (third-party code) among them; so does a step that installs something, whatever its env.
+    """
+    found = [f"workflow env: {name}" for name, value in (workflow.get("env") or {}).items()
+             if SECRET.search(str(value))]  # fmt: skip
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        for name, value in (job.get("env") or {}).items():
+            if SECRET.search(str(value)):
+                found.append(f"job {job_name} env: {name}")
+        for step in job.get("steps") or []:
+            secret = any(SECRET.search(str(v)) for v in (step.get("env") or {}).values())
+            if secret and INSTALLS.search(str(step.get("run", ""))):
+                found.append(f"job {job_name}, step {step.get('name')!r}: installs with a secret")
+    return found
+
+
+@pytest.mark.parametrize("path", shipped_workflows(), ids=lambda p: p.name)
+def test_each_secret_is_only_in_the_steps_that_use_it(path: Path) -> None:
+    assert secrets_out_of_place(yaml.safe_load(path.read_text())) == []
+
+
+def test_a_secret_in_a_job_env_or_an_install_step_is_found() -> None:
+    workflow = yaml.safe_load(
+        """
+        env: {TOKEN: "${{ secrets.TOKEN }}", PLAIN: "1"}
+        jobs:
+          load:
+            env: {PASSWORD: "${{secrets.PASSWORD}}"}
+            steps:
+              - {name: install, run: "pip install x", env: {KEY: "${{ secrets.KEY }}"}}
+              - {name: load, run: "meltano run tap target", env: {KEY: "${{ secrets.KEY }}"}}
+        """
+    )
+    assert secrets_out_of_place(workflow) == [
+        "workflow env: TOKEN",
+        "job load env: PASSWORD",
+        "job load, step 'install': installs with a secret",
+    ]
