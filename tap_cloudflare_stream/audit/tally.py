@@ -21,7 +21,10 @@ LISTING_ID_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 
 
 def listing_id_of(moment: datetime.datetime) -> str:
-    """A moment as a listing id: `20261206T041714.000000Z`."""
+    """A moment as a listing id, `20261206T041714.123456Z`: UTC text that sorts as time does.
+
+    A listing's records carry it (catalog/listings.py), and the audit counts them under it.
+    """
     return moment.astimezone(UTC).strftime(LISTING_ID_FORMAT)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import typing as th
 from typing_extensions import override
 
+from tap_cloudflare_stream.audit.tally import listing_id_of
 from tap_cloudflare_stream.sdk_seam import SeamPushStream
 
 if TYPE_CHECKING:
@@ -31,11 +32,6 @@ if TYPE_CHECKING:
 
 STREAM_NAME = "catalog_listings"
 _UTC = datetime.timezone.utc
-
-
-def listing_id(moment: datetime.datetime) -> str:
-    """`20261206T041714.123456Z`: a UTC time as fixed-width text that sorts as time does."""
-    return moment.astimezone(_UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def _rfc3339(moment: datetime.datetime) -> str:
@@ -59,7 +55,7 @@ class Listing:
     @property
     def listing_id(self) -> str:
         """The id every record of the listing carries."""
-        return listing_id(self.started_at)
+        return listing_id_of(self.started_at)
 
     @property
     def complete(self) -> bool:
