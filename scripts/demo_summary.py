@@ -18,7 +18,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("video_playback_events", "video_buffer_events", "video_quality_events", "minutes_viewed")
-CATALOG = ("videos", "live_inputs", "storage_usage")  # the Stream REST catalog streams
+# The Stream REST catalog streams, and the listings of videos and live inputs they record.
+CATALOG = ("videos", "live_inputs", "storage_usage", "catalog_listings")
 HOURLY_STREAMS = ("cmcd_hourly", "live_input_events_hourly")
 
 
@@ -150,6 +151,28 @@ def print_models(con: duckdb.DuckDBPyConnection, models: str) -> None:
     print("  (* in progress: projected linearly to the month's end; storage is the storage bought)")
 
 
+def print_audit(con: duckdb.DuckDBPyConnection, models: str) -> int:
+    """The warehouse reconciled with the tap's audit (sync_audit): 1 if a gap is open."""
+    found = con.execute(
+        f"SELECT count(*), sum(rows_emitted), sum(rows_found) FROM {models}.audit_reconciliation"
+    ).fetchone()
+    gaps = con.execute(
+        f"SELECT stream, account_id, first_day, last_day, missing_rows FROM {models}.audit_gaps"
+    ).fetchall()
+    assert found is not None
+    counts, emitted, held = found
+    print(
+        f"\nAudit ({models}.audit_reconciliation): the latest run's {counts} counts (stream, "
+        f"account, day) say the tap emitted {emitted or 0} rows; the warehouse holds "
+        f"{held or 0} of them."
+    )
+    for stream, account, first, last, missing in gaps:
+        print(f"  !! gap: {stream}, account {account}, {first}..{last}: {missing} rows missing")
+    if not gaps:
+        print(f"No gaps ({models}.audit_gaps is empty): nothing was lost on the way in.")
+    return 1 if gaps else 0
+
+
 def _fmt(value: object, spec: str) -> str:
     """A number formatted, or '-' when it is null."""
     return "-" if value is None else format(value, spec)
@@ -195,6 +218,8 @@ def summary(db: Path, schema: str, models: str, require_models: bool = False) ->
     if not problems:
         print("No duplicates: every table has exactly one row per primary key.")
 
+    if table_exists(con, models, "audit_gaps"):
+        problems += print_audit(con, models)
     if table_exists(con, models, "video_daily"):
         print_models(con, models)
     else:

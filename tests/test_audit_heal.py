@@ -23,6 +23,7 @@ import datetime
 import json
 import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,14 @@ def test_a_gap_in_duckdb_fails_dbt_build_and_readmes_heal_command_fills_it_exact
     assert build.returncode != 0, log[-3000:]
     assert gap_lines(log) == [f"Gap: stream video_playback_events, account {ACCOUNT_A}, {lost_day}"]
     assert "FAIL 1 audited_rows_are_in_the_warehouse" in log
+    summary = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/demo_summary.py"), "summary", "--db", str(warehouse)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert summary.returncode == 1  # the demo's summary reads the gap from the models too
+    assert f"!! gap: video_playback_events, account {ACCOUNT_A}, {lost_day}..{lost_day}" in (
+        summary.stdout
+    )
 
     with StandinServer(duckdb_run.config) as server:
         heal = project.shell(

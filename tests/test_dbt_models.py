@@ -115,6 +115,10 @@ def test_dbt_build_on_duckdb_as_the_demo_runs_it(
     assert [m["in_progress"] for m in months].count(False) >= 1, "no whole month to test"
 
     printed = summary(warehouse)
+    audit = re.search(r"the tap emitted (\d+) rows; the warehouse holds (\d+) of them", printed)
+    assert audit, printed
+    assert audit[1] == audit[2], printed
+    assert "No gaps" in printed
     top = printed.split("Top 5 videos")[1].split("\n\n")[0]
     names = {video["name"] for video in loaded.videos().values()}
     assert any(name in top for name in names if name), top
