@@ -24,9 +24,9 @@ import pytest
 from cloudflare_standin import HOURLY_DATASETS, HourlySettings, StandinConfig, StandinServer
 
 from tests.fixtures_browser import LOCAL, Rendered, render
+from tests.fixtures_dbt import assert_dbt_passed, dbt_env
 from tests.fixtures_meltano import MeltanoProject, require_plugins
 from tests.standin import ACCOUNT_A, ACCOUNT_B, utc_today
-from tests.test_dbt_models import assert_dbt_passed, dbt_env
 
 # The module's tests share one pipeline run: with pytest-xdist, scripts/test's --dist
 # loadgroup keeps them on one worker.
