@@ -129,15 +129,18 @@ def test_a_short_page_ends_the_listing_without_reading_created() -> None:
 
 
 @pytest.mark.parametrize("inclusive", [False, True], ids=["exclusive", "inclusive"])
-def test_more_videos_in_one_second_than_a_page_holds_is_an_error_not_a_skip(
-    inclusive: bool,
+@pytest.mark.parametrize(
+    "created", ["2024-05-06T10:00:07Z", "2024-05-06T10:00:07.000007Z"], ids=["s", "us"]
+)
+def test_more_videos_in_one_created_than_a_page_holds_is_an_error_not_a_skip(
+    inclusive: bool, created: str
 ) -> None:
     library = [video("a", "2024-05-06T10:00:00Z")] + [
-        video(f"t{i}", "2024-05-06T10:00:07Z") for i in range(LIMIT + 1)
+        video(f"t{i}", created) for i in range(LIMIT + 1)
     ]
     with pytest.raises(CloudflareResponseError) as raised:
         list_all(library, inclusive)
     assert str(raised.value) == (
-        f"More than {LIMIT} videos share created 2024-05-06T10:00:07Z for {WHERE}: one List "
+        f"More than {LIMIT} videos share created {created} for {WHERE}: one List "
         "videos page cannot hold them, and moving on would skip videos. Please report it."
     )
