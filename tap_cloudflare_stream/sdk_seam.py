@@ -13,6 +13,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from singer_sdk import Tap
+from singer_sdk.batch import Batcher
 from singer_sdk.exceptions import ConfigValidationError
 
 # Drops the deselected properties from a catalog entry's schema (what Tap.setup_mapper uses).
@@ -24,7 +25,7 @@ from singer_sdk.mapper import PluginMapper
 
 # The parsed --config files (the type of Tap.cb_config's answer).
 from singer_sdk.plugin_base import _ConfigInput as ConfigInput
-from singer_sdk.streams import RESTStream
+from singer_sdk.streams import RESTStream, Stream
 
 # singer-sdk's per-stream state manager: records/state.py finds partitions by key over it.
 from singer_sdk.streams._state import StreamStateManager
@@ -37,7 +38,14 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib import RecordMessage
 
-__all__ = ["ConfigInput", "SeamStream", "SeamTap", "StateWriter", "StreamStateManager"]
+__all__ = [
+    "ConfigInput",
+    "SeamPushStream",
+    "SeamStream",
+    "SeamTap",
+    "StateWriter",
+    "StreamStateManager",
+]
 
 _TToken = TypeVar("_TToken")
 
@@ -178,6 +186,9 @@ class SeamStream(RESTStream[_TToken]):
             )
         return self._state_manager
 
+    def after_batches(self, context: Context | None) -> None:
+        """A batch sync wrote its last BATCH message (batch mode only)."""
+
     @override
     def _write_state_message(self) -> None:
         # Why: in batch mode singer-sdk writes a STATE before the BATCH message that names the
@@ -187,12 +198,14 @@ class SeamStream(RESTStream[_TToken]):
 
     @override
     def _sync_batches(self, batch_config: BatchConfig, context: Context | None = None) -> None:
-        # Why: the STATE rule above needs to know a batch sync is under way.
+        # Why: the STATE rule above needs to know a batch sync is under way, and what follows
+        # a stream's rows (the catalog's listings) must wait for the BATCH messages naming them.
         self.in_batch_sync = True
         try:
             super()._sync_batches(batch_config, context)
         finally:
             self.in_batch_sync = False
+        self.after_batches(context)
 
     @override
     def _write_batch_message(self, encoding: Any, manifest: list[str]) -> None:
@@ -234,3 +247,46 @@ class SeamStream(RESTStream[_TToken]):
         self.before_records(context, write_messages=write_messages)
         yield from super()._sync_records(context, write_messages=write_messages)
         self.after_records(context, write_messages=write_messages)
+
+
+class SeamPushStream(Stream):
+    """singer-sdk's Stream, for records that other streams hand it while they sync.
+
+    singer-sdk writes a stream's records only in its own turn of the sync (streams run in name
+    order); `write_records` writes some now, after the stream's SCHEMA, as singer-sdk's own
+    steps would: RECORD messages through its selection, type conformance and stream maps, or in
+    batch mode one batch file and its BATCH message. Its own turn reads no records.
+    """
+
+    _schema_written = False
+
+    def write_records(self, records: list[dict[str, Any]]) -> None:
+        """Write these records now (the stream's SCHEMA first, once)."""
+        self._write_schema_message()
+        batch_config = self.get_batch_config(self.config)
+        if batch_config is None:
+            for record in records:
+                self._write_record_message(record)
+            return
+        batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config)
+        for manifest in batcher.get_batches(records=iter(records)):
+            self._write_batch_message(encoding=batch_config.encoding, manifest=manifest)
+
+    @override
+    def get_records(self, context: Context | None) -> list[dict[str, Any]]:
+        return []
+
+    @override
+    def _write_schema_message(self) -> None:
+        # Why: the SCHEMA must precede the first record, which may come before the stream's own
+        # turn (where singer-sdk writes it) or after; once is enough.
+        if not self._schema_written:
+            super()._write_schema_message()
+            self._schema_written = True
+
+    @override
+    def _write_state_message(self) -> None:
+        # Why: the stream keeps no state and its own turn reads nothing: singer-sdk's STATE at
+        # the end of that turn would only repeat the incoming state (in batch mode, before any
+        # BATCH message).
+        return

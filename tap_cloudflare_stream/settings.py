@@ -128,11 +128,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
-        default=True,
+        default=False,
         title="Emit ACTIVATE_VERSION messages",
-        description="videos and live_inputs send ACTIVATE_VERSION after listing every account, "
-        "so a target with activate_version marks items no longer listed (deleted videos) as "
-        "deleted. false: deleted videos stay in the warehouse as they were.",
+        description="true: videos and live_inputs send ACTIVATE_VERSION when every account was "
+        "listed completely, so a target with activate_version (target-postgres, "
+        "target-snowflake) marks or removes items no longer listed. Only safe in runs over "
+        "every account whose rows the table holds. The dbt models need no such message: they "
+        "take each account's latest complete listing (listing_id, catalog_listings).",
     ),
 ).to_dict()
 
@@ -155,7 +157,7 @@ class TapSettings:
     requests_per_5_minutes: int
     account_based_rate_limit: bool = False
     warnings: tuple[str, ...] = ()
-    emit_activate_version_messages: bool = True
+    emit_activate_version_messages: bool = False
     hourly_lookback_hours: int = DEFAULT_HOURLY_LOOKBACK_HOURS
 
     @property
@@ -375,6 +377,6 @@ def parse_settings(config: Mapping[str, Any], today: datetime.date) -> TapSettin
         requests_per_5_minutes=budget,
         account_based_rate_limit=account_based,
         warnings=tuple(warnings),
-        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", True),
+        emit_activate_version_messages=_boolean(config, "emit_activate_version_messages", False),
         hourly_lookback_hours=hourly_lookback_hours,
     )

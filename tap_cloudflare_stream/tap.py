@@ -24,6 +24,7 @@ from typing_extensions import override
 
 from tap_cloudflare_stream.analytics.datasets import DATASETS, Dataset
 from tap_cloudflare_stream.analytics.stream import DatasetStream
+from tap_cloudflare_stream.catalog.listings import ListingsStream
 from tap_cloudflare_stream.catalog.resources import RESOURCES
 from tap_cloudflare_stream.catalog.stream import CatalogStream
 from tap_cloudflare_stream.cloudflare.answers import TapUserError
@@ -65,11 +66,13 @@ class TapCloudflareStream(TapOutput, Tap):
         ]
 
     @override
-    def discover_streams(self) -> list[DatasetStream | CatalogStream]:
-        streams: list[DatasetStream | CatalogStream] = [
+    def discover_streams(self) -> list[DatasetStream | CatalogStream | ListingsStream]:
+        streams: list[DatasetStream | CatalogStream | ListingsStream] = [
             DatasetStream(self, dataset, self.parts) for dataset in DATASETS
         ]
-        return streams + [CatalogStream(self, resource, self.parts) for resource in RESOURCES]
+        listings = ListingsStream(self)  # the catalog streams write their listings to it
+        streams += [CatalogStream(self, resource, self.parts, listings) for resource in RESOURCES]
+        return [*streams, listings]
 
     @override
     def settings_errors(self) -> list[str]:

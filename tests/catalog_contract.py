@@ -7,7 +7,23 @@ tap must emit; the catalog tests and the end-to-end tests compare against them.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
+
+LISTING_ID = re.compile(r"\d{8}T\d{6}\.\d{6}Z")
+
+
+class AnyListingId:
+    """Equal to any listing id (`20261206T041714.123456Z`): a record's listing is per run."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and LISTING_ID.fullmatch(other) is not None
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<any listing id>"
 
 
 def _at(item: Any, *path: str) -> Any:
@@ -16,8 +32,8 @@ def _at(item: Any, *path: str) -> Any:
     return item
 
 
-def video_record(account: str, video: dict[str, Any]) -> dict[str, Any]:
-    """The `videos` record of a Cloudflare video."""
+def video_record(account: str, video: dict[str, Any], listing_id: object = None) -> dict[str, Any]:
+    """The `videos` record of a Cloudflare video (from the listing `listing_id`, else any)."""
     return {
         "account_id": account,
         "uid": video["uid"],
@@ -41,11 +57,14 @@ def video_record(account: str, video: dict[str, Any]) -> dict[str, Any]:
         "thumbnail": video.get("thumbnail"),
         "preview": video.get("preview"),
         "meta": video.get("meta"),
+        "listing_id": AnyListingId() if listing_id is None else listing_id,
     }
 
 
-def live_input_record(account: str, live: dict[str, Any]) -> dict[str, Any]:
-    """The `live_inputs` record of a Cloudflare live input."""
+def live_input_record(
+    account: str, live: dict[str, Any], listing_id: object = None
+) -> dict[str, Any]:
+    """The `live_inputs` record of a Cloudflare live input (from `listing_id`, else any)."""
     return {
         "account_id": account,
         "uid": live["uid"],
@@ -55,6 +74,7 @@ def live_input_record(account: str, live: dict[str, Any]) -> dict[str, Any]:
         "enabled": live.get("enabled"),
         "delete_recording_after_days": live.get("deleteRecordingAfterDays"),
         "meta": live.get("meta"),
+        "listing_id": AnyListingId() if listing_id is None else listing_id,
     }
 
 

@@ -2,8 +2,10 @@
 
 Every video exactly once for libraries of 2,500+ videos with tie groups across every page
 boundary, under both readings of `start` and both precisions of `created`, in about one request
-per 1,000 videos; live inputs and storage use exact; renames, deletions (ACTIVATE_VERSION after
-the records), the 403 of a token without Stream: Read, REST faults, and the count check.
+per 1,000 videos; live inputs and storage use exact; renames, the 403 of a token without
+Stream: Read, REST faults. Listings (tests/test_listings.py has the rest): each record's
+`listing_id`, a count that disagrees with `total` is listed again, and ACTIVATE_VERSION (off by
+default) after the records, only when every account's listing was complete.
 """
 
 from __future__ import annotations
@@ -122,13 +124,13 @@ def test_a_rename_updates_and_a_deletion_is_activated_after_the_records(
     start_standin: StartStandin,
 ) -> None:
     server = start_standin()
-    first = run(server, ("videos",))
+    first = run(server, ("videos",), emit_activate_version_messages=True)
     gone = first.records["videos"][0]
     renamed = first.records["videos"][-1]
     server.delete_video(ACCOUNT_A, gone["uid"])
     server.rename_video(renamed["account_id"], renamed["uid"], "Renamed ✓")
 
-    second = run(server, ("videos",))
+    second = run(server, ("videos",), emit_activate_version_messages=True)
     listed = by_uid(second.records["videos"])
     assert (ACCOUNT_A, gone["uid"]) not in listed
     assert listed[(renamed["account_id"], renamed["uid"])]["name"] == "Renamed ✓"
@@ -146,11 +148,13 @@ def test_a_rename_updates_and_a_deletion_is_activated_after_the_records(
     assert activations[0]["version"] > first_version
 
 
-def test_deletions_can_be_turned_off(start_standin: StartStandin) -> None:
+def test_activate_version_is_off_by_default(start_standin: StartStandin) -> None:
     server = start_standin()
-    result = run(server, ("videos", "live_inputs"), emit_activate_version_messages=False)
+    result = run(server, ("videos", "live_inputs"))
     assert result.records["videos"]
+    assert result.records["live_inputs"]
     assert not [m for m in result.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert not [m for m in result.messages if m.get("version") is not None], "a version sent"
 
 
 def test_an_analytics_only_token_skips_the_catalog_with_one_warning_each(
@@ -179,13 +183,25 @@ def test_an_account_skipped_for_403_deletes_nothing(
     # version would mark all of A's videos deleted: the stream must not send it.
     server = start_standin(faults=[Fault("no_account", at=[1], dataset="videos")])
     with caplog.at_level(logging.WARNING):
-        result = run(server, ("videos", "live_inputs"))
+        result = run(
+            server,
+            ("videos", "live_inputs", "catalog_listings"),
+            emit_activate_version_messages=True,
+        )
     assert {r["account_id"] for r in result.records["videos"]} == {ACCOUNT_B}
     activations = [m["stream"] for m in result.messages if m["type"] == "ACTIVATE_VERSION"]
     assert activations == ["live_inputs"]
-    assert any(
-        "not activating" in r.getMessage() and ACCOUNT_A in r.getMessage() for r in caplog.records
-    )
+    [said] = [
+        r.getMessage() for r in caplog.records if "ACTIVATE_VERSION not sent" in r.getMessage()
+    ]
+    assert said.startswith("stream videos: ACTIVATE_VERSION not sent: the listing of ")
+    assert f"account {ACCOUNT_A} (skipped: no Stream: Read permission (HTTP 403))" in said
+    # The skip is a listing too, incomplete: the models treat nothing of A as deleted.
+    skipped = [r for r in result.records["catalog_listings"] if r["account_id"] == ACCOUNT_A]
+    assert {(r["stream"], r["complete"], r["items_listed"]) for r in skipped} == {
+        ("videos", False, 0),
+        ("live_inputs", True, 2),
+    }
 
 
 @pytest.fixture
@@ -228,7 +244,7 @@ def test_a_tie_group_larger_than_a_page_is_a_clear_error(
         run(server, ("videos",))
 
 
-def test_a_listing_that_disagrees_with_the_total_is_a_warning(
+def test_a_count_that_disagrees_with_the_total_is_listed_again(
     start_standin: StartStandin, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The second page is answered after 1 s; a video of the last page is deleted meanwhile.
@@ -236,6 +252,7 @@ def test_a_listing_that_disagrees_with_the_total_is_a_warning(
         accounts=[ACCOUNT_A], faults=[Fault("slow", at=[2], dataset="videos", seconds=1.0)], **BIG
     )
     newest = expected_videos(server.config, ACCOUNT_A)[-1]["uid"]
+    total = len(expected_videos(server.config, ACCOUNT_A))
 
     def delete_after_the_first_page() -> None:
         deadline = time.monotonic() + 30
@@ -245,16 +262,42 @@ def test_a_listing_that_disagrees_with_the_total_is_a_warning(
 
     deleter = threading.Thread(target=delete_after_the_first_page)
     deleter.start()
-    with caplog.at_level(logging.WARNING):
-        result = run(server, ("videos",))
+    with caplog.at_level(logging.INFO):
+        result = run(server, ("videos", "catalog_listings"), emit_activate_version_messages=True)
     deleter.join()
-    total = len(result.records["videos"]) + 1
-    said = [r.getMessage() for r in caplog.records if "Cloudflare's total" in r.getMessage()]
+    first, second = result.records["catalog_listings"]
+    assert first["listing_id"] < second["listing_id"]
+    assert (first["complete"], first["items_listed"], first["cloudflare_total"]) == (
+        False,
+        total - 1,
+        total,
+    )
+    assert first["reason"] == (
+        f"re-listed: listed {total - 1} videos but Cloudflare's total is {total}"
+    )
+    assert (second["complete"], second["items_listed"], second["cloudflare_total"]) == (
+        True,
+        total - 1,
+        total - 1,
+    )
+    assert second["reason"] is None
+    # Both listings' records went out; the second's are the library now.
+    by_listing = {
+        listing: [r["uid"] for r in result.records["videos"] if r["listing_id"] == listing]
+        for listing in (first["listing_id"], second["listing_id"])
+    }
+    assert len(by_listing[first["listing_id"]]) == total - 1
+    assert sorted(by_listing[second["listing_id"]]) == sorted(
+        v["uid"] for v in expected_videos(server.config, ACCOUNT_A)
+    )
+    # A video deleted during a listing is normal: INFO, no WARNING; the last listing agrees.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    said = [r.getMessage() for r in caplog.records if "listing it again" in r.getMessage()]
     assert said == [
         f"account {ACCOUNT_A}, stream videos: listed {total - 1} videos but Cloudflare's total "
-        f"is {total} (added or deleted during the listing?); the next run lists the whole "
-        "library again."
+        f"is {total} (added or deleted during the listing?): listing it again."
     ]
+    assert [m["type"] for m in result.messages].count("ACTIVATE_VERSION") == 1
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,8 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
         "catalog.json is stale: tap-cloudflare-stream --discover > catalog.json"
     )
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT, "videos", "live_inputs", "storage_usage"}
+    catalog = {"videos", "live_inputs", "storage_usage", "catalog_listings"}
+    assert set(streams) == {*CONTRACT, *HOURLY_CONTRACT, *catalog}
     for name, (time, json_format) in {
         **dict.fromkeys(CONTRACT, ("date", "date")),
         **dict.fromkeys(HOURLY_CONTRACT, ("datetime_hour", "date-time")),
@@ -70,6 +71,10 @@ def test_discover_prints_the_committed_catalog_without_calling_the_api(tmp_path:
         assert streams[name].get("replication_key") is None
         assert streams[name]["schema"]["properties"]["created"]["format"] == "date-time"
         assert streams[name]["schema"]["properties"]["meta"]["type"] == ["object", "null"]
+        assert streams[name]["schema"]["properties"]["listing_id"]["type"] == ["string"]
+    listings = streams["catalog_listings"]
+    assert listings["key_properties"] == ["stream", "account_id", "listing_id"]
+    assert listings.get("replication_key") is None
     usage = streams["storage_usage"]
     assert usage["key_properties"] == ["account_id", "date"]
     assert usage["replication_key"] == "date"

@@ -5,7 +5,8 @@
   the real tap and target; the demo's summary prints from the models.
 - PostgreSQL: `meltano run tap-cloudflare-stream target-postgres` into a real server, a video is
   deleted from the library, then `... target-postgres dbt-postgres:build`: the deleted video's
-  row is soft-deleted (_sdc_deleted_at) and the models leave it out.
+  row stays in the raw table, unmarked (ACTIVATE_VERSION is off by default), and the models
+  leave it out (its listing is older than the account's latest complete one).
 
 Each time `dbt build` runs the project's own data tests, and every model is read back from the
 warehouse and compared, row by row, with the stand-in's truth (tests/fixtures_dbt.py): the
@@ -169,8 +170,9 @@ def test_dbt_build_on_postgres(
     assert postgres_server.password not in log, "the database password leaked into the log"
     assert_dbt_passed(log)
     assert "is not loaded" not in log
-    soft_deleted = query(f"SELECT uid FROM {RAW}.videos WHERE _sdc_deleted_at IS NOT NULL")
-    assert soft_deleted == [(gone,)]
+    kept = query(f"SELECT uid, _sdc_deleted_at FROM {RAW}.videos WHERE uid = '{gone}'")
+    assert kept == [(gone, None)], "the raw row stays, unmarked"
+    assert query(f"SELECT count(*) FROM analytics.stg_videos WHERE uid = '{gone}'") == [(0,)]
     loaded = Loaded(config, first=start, read_on=utc_today())
     assert (ACCOUNT_A, gone) not in loaded.videos()
     assert_models_hold_the_truth(query, loaded)

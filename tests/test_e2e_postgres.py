@@ -13,7 +13,8 @@ the test's own system database between runs:
 The catalog streams ride along: after the first run `videos`, `live_inputs` and `storage_usage`
 hold exactly the stand-in's library; before the second a video is renamed and another deleted,
 and after it the renamed one shows its new name and the deleted one is no longer current
-(target-postgres `activate_version` with soft deletion: `_sdc_deleted_at` is set).
+(here with ACTIVATE_VERSION turned on, so target-postgres soft-deletes it: `_sdc_deleted_at` is
+set; tests/test_deletions.py shows the default, where the dbt models decide).
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ def test_meltano_run_into_postgres(
     with StandinServer(config) as server:
         env = {
             **tap_env(server.url, config, start),
+            "TAP_CLOUDFLARE_STREAM_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
             "TARGET_POSTGRES_HOST": postgres_server.host,
             "TARGET_POSTGRES_PORT": str(postgres_server.port),
             "TARGET_POSTGRES_USER": postgres_server.user,

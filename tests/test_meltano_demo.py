@@ -23,7 +23,7 @@ from tests.fixtures_meltano import ROOT, MeltanoProject, require_plugins
 from tests.standin import HOURLY_STREAMS, STREAMS, days_ago, utc_today
 
 SCHEMA = "cloudflare_stream"
-CATALOG_STREAMS = ("videos", "live_inputs", "storage_usage")
+CATALOG_STREAMS = ("videos", "live_inputs", "storage_usage", "catalog_listings")
 ANALYTICS_STREAMS = (*STREAMS, *HOURLY_STREAMS)
 # A Meltano console line: time, [level], the plugin's name, the message.
 MELTANO_LINE = re.compile(r"^\S+ \[(?P<level>[a-z]+)\s*\] (?P<name>\S+)\s+(?P<message>.*)$")

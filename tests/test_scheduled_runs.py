@@ -20,10 +20,11 @@ What the test supplies, and why (everything else is the workflow's):
   of history instead of 90 to keep the runs small;
 - TARGET_POSTGRES_BATCH_SIZE_ROWS: small batches, so the target confirms state mid-run.
 
-The matrix's `catalog` entry (every account; only videos, live_inputs and storage_usage, which
-the groups leave out through select_filter) runs like a group: on day 2 a video has been
-deleted from the library, and the warehouse ends with that video soft-deleted and every other
-account's videos current (a group listing only its own accounts would have deleted theirs).
+Every group also lists its own accounts' video catalog (videos, live_inputs, storage_usage,
+catalog_listings), with ACTIVATE_VERSION off as the workflow sets it: on day 2 a video has been
+deleted from the library; the warehouse ends with no row marked deleted by the target, the
+deleted video's row older than its account's latest complete listing, and every current video
+of every account carrying that listing (what the dbt models read as current, docs/deletions.md).
 
 Day 1: every group loads from start_date; one group's runner dies (SIGKILL of the whole job)
 while its run waits on Cloudflare, after some state reached S3. Day 2 (Cloudflare revised
@@ -79,7 +80,6 @@ HISTORY_DAYS = 10
 CATALOG = json.loads((ROOT / "catalog.json").read_text())
 # The daily streams (the hourly ones sort first and are checked in tests/test_hourly.py).
 SYNC_ORDER = [s["tap_stream_id"] for s in CATALOG["streams"] if s["tap_stream_id"] in CONTRACT]
-CATALOG_ENTRY = "catalog"  # the matrix entry of the catalog streams, over every account
 FIRST_STREAM, KILLED_STREAM = SYNC_ORDER[0], SYNC_ORDER[-1]
 # Variables of the test's own shell that must not leak into a runner.
 SCRUBBED = re.compile(r"^(TAP_CLOUDFLARE_STREAM_|TARGET_|MELTANO_|AWS_)")
@@ -360,7 +360,7 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     require_plugins(LOADER)
     lookback = prod_lookback_days()
     matrix = groups()
-    analytics = [g for g in matrix if g["group"] != CATALOG_ENTRY]
+    analytics = matrix  # every group runs every stream
     assert len(analytics) >= 2, "the workflow fans out over fewer than two groups"
     everyone = [a for g in analytics for a in accounts_of(g)]
     killed = analytics[-1]["group"]
@@ -457,8 +457,8 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     first = play_day(1, day1, revision=0, at_once=1)
     for group in matrix:
         runner, server = first[group["group"]]
-        rest = [e for e in server.request_log if e.kind == "rest"]
-        assert bool(rest) == (group["group"] == CATALOG_ENTRY), "select_filter did not apply"
+        rest = {e.path.split("/")[4] for e in server.request_log if e.kind == "rest"}
+        assert rest == set(accounts_of(group)), "a group read another group's catalog"
         ran = {s.name: s.returncode for s in runner.steps}
         if group["group"] == killed:
             assert list(ran.values())[-1] == -signal.SIGKILL, runner.report()
@@ -467,8 +467,6 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
     states = s3.states()
     finished = {state_id(g["group"]) for g in matrix if g["group"] != killed}
     assert finished <= set(states) <= finished | {state_id(killed)}, sorted(states)
-    catalog_marks = bookmarks(states[state_id(CATALOG_ENTRY)])
-    assert catalog_marks == {("storage_usage", a): utc_today().isoformat() for a in everyone}
     for group in analytics:
         marks = bookmarks(states.get(state_id(group["group"]), {}))
         assert {a for _, a in marks} <= set(accounts_of(group)), f"{group}: another's state"
@@ -478,6 +476,7 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
             assert KILLED_STREAM not in {s for s, _ in marks}, marks
             continue
         every = {(s, a): day1.isoformat() for s in STREAMS for a in accounts_of(group)}
+        every.update({("storage_usage", a): utc_today().isoformat() for a in accounts_of(group)})
         assert marks == every
         runner, _ = first[group["group"]]
         assert bookmarks(state_get_output(runner)) == every, "state get did not read S3"
@@ -487,13 +486,11 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
 
     # Day 2: Cloudflare revised recent days and a new day arrived; fresh runners again.
     second = play_day(2, day2, revision=1, at_once=len(matrix))  # all at once, as a matrix runs
-    runner, server = second[CATALOG_ENTRY]
-    assert {s.returncode for s in runner.steps} == {0}, runner.report()
-    assert not first_days_read(server), "the catalog entry read analytics"
     for group in analytics:
         runner, server = second[group["group"]]
         assert {s.returncode for s in runner.steps} == {0}, runner.report()
-        assert not [e for e in server.request_log if e.kind == "rest"], "a group read the catalog"
+        rest = {e.path.split("/")[4] for e in server.request_log if e.kind == "rest"}
+        assert rest == set(accounts_of(group)), "a group read another group's catalog"
         read = first_days_read(server)
         assert {a for _, a in read} == set(accounts_of(group)), read
         confirmed = bookmarks(states.get(state_id(group["group"]), {}))
@@ -506,12 +503,14 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
                 since = datetime.date.fromisoformat(bookmark) - datetime.timedelta(days=lookback)
                 assert day == since.isoformat(), (group["group"], stream, account, day)
         every = {(s, a): day2.isoformat() for s in STREAMS for a in accounts_of(group)}
+        every.update({("storage_usage", a): utc_today().isoformat() for a in accounts_of(group)})
         assert bookmarks(state_get_output(runner)) == every
 
     states = s3.states()
     assert set(states) == {state_id(g["group"]) for g in matrix}, sorted(states)
     for group in analytics:
         every = {(s, a): day2.isoformat() for s in STREAMS for a in accounts_of(group)}
+        every.update({("storage_usage", a): utc_today().isoformat() for a in accounts_of(group)})
         assert bookmarks(states[state_id(group["group"])]) == every
 
     # No secret in any job's output.
@@ -533,11 +532,20 @@ def test_two_scheduled_days_on_fresh_runners_with_state_in_s3(
             f"{stream}: {len(want - set(rows))} rows missing, {len(set(rows) - want)} extra"
         )
 
-    # The catalog: every account's current videos, and only the deleted one soft-deleted.
+    # The catalog, each group listing its own accounts, ACTIVATE_VERSION off: no row is marked
+    # deleted; each account's current videos carry its latest complete listing, and the video
+    # deleted before day 2 carries an older one.
     with postgres_server.connect(postgres_database) as conn:
         videos = conn.execute(
-            "SELECT account_id, uid, _sdc_deleted_at IS NULL FROM cloudflare_stream.videos"
+            "SELECT account_id, uid, listing_id, _sdc_deleted_at FROM cloudflare_stream.videos"
         ).fetchall()
-    current = {(a, u) for a, u, now in videos if now}
+        listings = conn.execute(
+            "SELECT account_id, max(listing_id) FROM cloudflare_stream.catalog_listings "
+            "WHERE stream = 'videos' AND complete GROUP BY account_id"
+        ).fetchall()
+    latest = {str(account): str(listing) for account, listing in listings}
+    assert set(latest) == set(everyone), latest
+    assert all(deleted_at is None for *_, deleted_at in videos), "a target marked a row deleted"
+    current = {(a, u) for a, u, listing, _ in videos if str(listing) >= latest[str(a)]}
     assert current == {(a, v["uid"]) for a in everyone for v in expected_videos(truth, a)}
-    assert {(a, u) for a, u, now in videos if not now} == {gone}
+    assert {(a, u) for a, u, _, _ in videos} - current == {gone}

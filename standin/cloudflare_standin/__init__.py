@@ -2,7 +2,7 @@
 catalog (videos, live inputs, storage use)."""
 
 from .catalog import expected_live_inputs, expected_storage_usage, expected_videos
-from .config import FAULT_KINDS, Fault, HourlySettings, StandinConfig
+from .config import FAULT_KINDS, Fault, HourlySettings, ListingMiss, StandinConfig
 from .data import live_input_uids
 from .datasets import DATASETS, HOURLY_DATASETS, DatasetSpec, HourlySpec
 from .engine import exact_rows
@@ -21,6 +21,7 @@ __all__ = [
     "Fault",
     "HourlySettings",
     "HourlySpec",
+    "ListingMiss",
     "LiveInputTotals",
     "RequestLogEntry",
     "StandinConfig",

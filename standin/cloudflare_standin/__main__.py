@@ -1,7 +1,8 @@
 """Command line: serve a stand-in until SIGTERM or SIGINT; the first stdout line is the URL.
 
 The URL is the GraphQL endpoint; the REST endpoints share its base (`.../client/v4/accounts/...`)
-and the catalog test hooks are `POST /__standin/delete-video` and `/__standin/rename-video`.
+and the catalog test hooks are `POST /__standin/delete-video`, `/__standin/rename-video`,
+`/__standin/delete-live-input` and `/__standin/change-live-input`.
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ one `created` second, and tie groups are placed across every 1,000th position fr
 where pages of 1,000 end. There, the video before the page's last one is exactly one `created`
 unit older: the tie group follows the one before it by one second, and with microseconds the
 two videos at the page's end are one microsecond apart (a client whose next `start` is that
-unit earlier must drop them too when `start` is inclusive). Every value comes from generators
-seeded by (seed, account, ...), so a library is the same in every process; tests change it only
-through `delete_video` and `rename_video`, which the listing applies on top of the generated
-library.
+unit earlier must drop them too when `start` is inclusive). `library_sizes` sets one account's
+library size instead (12,000 videos, say). Every value comes from generators seeded by (seed,
+account, ...), so a library is the same in every process; tests change it only through
+`delete_video`, `rename_video`, `delete_live_input` and `change_live_input`, which the listings
+apply on top of the generated library, and `listing_misses`, which makes a listing leave items
+out while its `total` still counts them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from .config import StandinConfig
+from .config import ListingMiss, StandinConfig
 from .data import CREATORS, account_videos, live_input_uids
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -263,9 +265,20 @@ def _video_body(
 # --- the current state of a library (generated, then deletions and renames) -------------------
 
 
+def unwatched_videos(config: StandinConfig, account: str) -> int:
+    """How many library videos of the account have no analytics."""
+    size = config.library_sizes.get(account)
+    if size is None:
+        return config.catalog_unwatched
+    watched = config.videos - min(config.catalog_gone, config.videos)
+    if size < watched:
+        raise ValueError(f"library_sizes[{account}] = {size} is below its {watched} watched videos")
+    return size - watched
+
+
 def current_library(config: StandinConfig, account: str) -> list[tuple[int, str, dict[str, Any]]]:
     """(sort key, uid, JSON) of the account's videos now, ascending by (created, uid)."""
-    generated = library(config.seed, account, config.videos, config.catalog_unwatched,
+    generated = library(config.seed, account, config.videos, unwatched_videos(config, account),
                         config.catalog_gone, config.live_inputs)  # fmt: skip
     micro = config.video_created_precision == "microseconds"
     out = []
@@ -306,20 +319,48 @@ class VideoQuery:
 def list_videos(
     config: StandinConfig, account: str, query: VideoQuery
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """(page, remaining after it, total matching) for one List videos request."""
+    """(page, remaining after it, total matching) for one List videos request.
+
+    A listing of `listing_misses` leaves its videos out of every page; `total` counts them.
+    """
     inclusive = config.video_bounds == "inclusive"
     after: Callable[[int, int], bool] = (lambda a, b: a >= b) if inclusive else (lambda a, b: a > b)
+    videos = current_library(config, account)
+    first_page = query.start is None and query.end is None
+    missed = listing_missed(config, account, "videos", [uid for _, uid, _ in videos], first_page)
     matched = [
         (key, uid, body)
-        for key, uid, body in current_library(config, account)
+        for key, uid, body in videos
         if (query.start is None or after(key, query.start))
         and (query.end is None or after(query.end, key))
         and _matches(body, query)
     ]
+    total = len(matched)
+    matched = [item for item in matched if item[1] not in missed]
     if not query.asc:
         matched.reverse()
     page = [body for _, _, body in matched[: query.limit]]
-    return page, len(matched) - len(page), len(matched)
+    return page, len(matched) - len(page), total
+
+
+def listing_missed(
+    config: StandinConfig, account: str, resource: str, uids: list[str], starts: bool
+) -> set[str]:
+    """The uids a listing of `listing_misses` leaves out: as many from the middle of `uids`.
+
+    `starts`: this request begins a listing (a first page), which counts one of `listings`.
+    """
+    miss: ListingMiss | None = config.listing_misses.get((account, resource))
+    if miss is None:
+        return set()
+    if starts:
+        miss.under_way = miss.listings is None or miss.listings > 0
+        if miss.listings:
+            miss.listings -= 1
+    if not miss.under_way:
+        return set()
+    middle = max(0, (len(uids) - miss.items) // 2)
+    return set(uids[middle : middle + miss.items])
 
 
 def _matches(body: dict[str, Any], query: VideoQuery) -> bool:
@@ -358,34 +399,86 @@ def rename_video(
     """Set a video's `meta.name` and `modified` (default: now, whole seconds, UTC)."""
     if account not in config.accounts or find_video(config, account, uid) is None:
         raise KeyError(f"account {account} has no video {uid}")
+    config.renamed_videos[(account, uid)] = (name, _modified(modified))
+
+
+def _modified(modified: str | None) -> str:
+    """A change's `modified`: now (whole seconds, UTC) by default; ValueError if not RFC 3339."""
     if modified is None:
         now = datetime.datetime.now(datetime.timezone.utc)
-        modified = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    else:
-        parse_rfc3339(modified)
-    config.renamed_videos[(account, uid)] = (name, modified)
+        return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    parse_rfc3339(modified)
+    return modified
 
 
 # --- live inputs and storage use --------------------------------------------------------------
 
 
 def live_inputs(config: StandinConfig, account: str) -> list[dict[str, Any]]:
-    """An account's live inputs, sorted by uid."""
+    """An account's live inputs now (deletions and changes applied), sorted by uid."""
     out = []
     for number, uid in enumerate(live_input_uids(config.seed, account, config.live_inputs)):
+        if (account, uid) in config.deleted_live_inputs:
+            continue
         rng = random.Random(f"{config.seed}:{account}:live-input:{uid}")
         created = LIBRARY_START + rng.randrange(LIBRARY_SPAN)
-        out.append(
-            {
-                "uid": uid,
-                "created": rfc3339(created),
-                "modified": rfc3339(created + rng.randrange(90 * 86400)),
-                "enabled": number == 0 or rng.random() < 0.5,
-                "meta": {"name": f"Studio {chr(ord('A') + number % 26)}"} if number != 1 else {},
-                "deleteRecordingAfterDays": None if number % 2 == 0 else 30,
-            }
-        )
+        item: dict[str, Any] = {
+            "uid": uid,
+            "created": rfc3339(created),
+            "modified": rfc3339(created + rng.randrange(90 * 86400)),
+            "enabled": number == 0 or rng.random() < 0.5,
+            "meta": {"name": f"Studio {chr(ord('A') + number % 26)}"} if number != 1 else {},
+            "deleteRecordingAfterDays": None if number % 2 == 0 else 30,
+        }
+        change = config.changed_live_inputs.get((account, uid), {})
+        if "name" in change:
+            item["meta"] = {**item["meta"], "name": change["name"]}
+        if "enabled" in change:
+            item["enabled"] = change["enabled"]
+        if change:
+            item["modified"] = change["modified"]
+        out.append(item)
     return out
+
+
+def list_live_inputs(config: StandinConfig, account: str) -> tuple[list[dict[str, Any]], int]:
+    """(the live inputs one listing shows, Cloudflare's total); `listing_misses` leave some out."""
+    inputs = live_inputs(config, account)
+    missed = listing_missed(config, account, "live_inputs", [i["uid"] for i in inputs], True)
+    return [i for i in inputs if i["uid"] not in missed], len(inputs)
+
+
+def delete_live_input(config: StandinConfig, account: str, uid: str) -> None:
+    """Delete a live input; KeyError when the account has no such input (now)."""
+    _check_live_input(config, account, uid)
+    config.deleted_live_inputs.add((account, uid))
+
+
+def _check_live_input(config: StandinConfig, account: str, uid: str) -> None:
+    """KeyError unless the account has this live input now."""
+    known = account in config.accounts and uid in {i["uid"] for i in live_inputs(config, account)}
+    if not known:
+        raise KeyError(f"account {account} has no live input {uid}")
+
+
+def change_live_input(
+    config: StandinConfig,
+    account: str,
+    uid: str,
+    *,
+    name: str | None = None,
+    enabled: bool | None = None,
+    modified: str | None = None,
+) -> None:
+    """Rename a live input and/or turn it on or off; `modified` defaults to now (UTC)."""
+    _check_live_input(config, account, uid)
+    change = dict(config.changed_live_inputs.get((account, uid), {}))
+    if name is not None:
+        change["name"] = name
+    if enabled is not None:
+        change["enabled"] = enabled
+    change["modified"] = _modified(modified)
+    config.changed_live_inputs[(account, uid)] = change
 
 
 def storage_usage(config: StandinConfig, account: str, creator: str | None) -> dict[str, Any]:

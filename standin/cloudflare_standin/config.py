@@ -6,6 +6,7 @@ import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 FAULT_KINDS: tuple[str, ...] = (
     "500_html",
@@ -27,6 +28,10 @@ FAULT_KINDS: tuple[str, ...] = (
     "bad_uid",
     "internal_200",
     "success_false",
+    # REST listings only (videos, live inputs): a malformed answer the tap must not trust.
+    "missing_created",
+    "duplicate_uid",
+    "no_total",
 )
 
 
@@ -43,6 +48,15 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(FAULT_KINDS)}")
+
+
+@dataclass
+class ListingMiss:
+    """A listing that leaves `items` out of its pages while its `total` still counts them."""
+
+    items: int
+    listings: int | None = None  # only the next this many listings miss them (None: every one)
+    under_way: bool = field(default=True, init=False)  # the listing under way misses them
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,13 @@ class StandinConfig:
     deleted_videos: set[tuple[str, str]] = field(default_factory=set)  # (account, uid)
     renamed_videos: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (account, uid) -> (new meta.name, new modified as RFC 3339)
+    library_sizes: dict[str, int] = field(default_factory=dict)  # account -> videos in its
+    # library (unwatched ones fill it up), instead of the analytics videos + catalog_unwatched
+    deleted_live_inputs: set[tuple[str, str]] = field(default_factory=set)  # (account, uid)
+    changed_live_inputs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # (account, uid) -> {"name": new meta.name, "enabled": bool, "modified": RFC 3339}
+    listing_misses: dict[tuple[str, str], ListingMiss] = field(default_factory=dict)
+    # (account, "videos" or "live_inputs") -> items its listings leave out (catalog.py)
     rest_rate_limit_requests: int | None = 1200  # REST budget per window and credential
     rest_rate_limit_window: float = 300.0
     rest_rate_limit_lockout: float = 300.0

@@ -33,6 +33,8 @@ REPLACING = frozenset(
 )  # fmt: skip
 # Faults that damage a correct page's rows.
 MANGLING = frozenset({"missing_field", "extra_field", "wrong_type", "bad_uid"})
+# Faults that damage a correct REST listing (videos, live inputs): its items or its `total`.
+LISTING = frozenset({"missing_created", "duplicate_uid", "no_total"})
 # Faults on the wire: "drop" and "truncated" (and "slow", which only waits first).
 TRANSPORT = frozenset({"drop", "truncated"})
 
@@ -164,6 +166,19 @@ def mangle_items(kind: str, items: list[dict[str, Any]], key: str) -> None:
         first[key] = 12345 if isinstance(first.get(key), str) else "abc"
     elif kind == "bad_uid" and "uid" in first:
         first["uid"] = "not-a-uid!"
+
+
+def mangle_listing(kind: str, body: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """Damage a correct listing in place: the first item loses `created`, the middle item comes
+    again at the end of the page, or the envelope (or live inputs' result) loses `total`."""
+    if kind == "no_total":
+        body.pop("total", None)
+        if isinstance(body.get("result"), dict):
+            body["result"].pop("total", None)
+    elif items and kind == "missing_created":
+        items[0].pop("created", None)
+    elif items and kind == "duplicate_uid":
+        items.append(dict(items[len(items) // 2]))
 
 
 def mangle_rows(kind: str, pages: list[list[dict[str, Any]]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .catalog import PAGE, VideoQuery, list_videos, live_inputs, parse_rfc3339, storage_usage
+from .catalog import PAGE, VideoQuery, list_live_inputs, list_videos, parse_rfc3339, storage_usage
 from .config import StandinConfig
 from .errors import REST_BAD_PARAM, StandinError, rest_body
 
@@ -115,10 +115,10 @@ def answer(
         return rest_body(page, range=remaining, **counts), page
     if resource == "live_inputs":
         include_counts = _bool(params, "include_counts")
-        inputs = live_inputs(config, account)
+        inputs, total = list_live_inputs(config, account)
         result: dict[str, Any] = {"liveInputs": inputs, "range": 0}
         if include_counts:
-            result["total"] = len(inputs)
+            result["total"] = total
         return rest_body(result), inputs
     usage = storage_usage(config, account, params.get("creator"))
     return rest_body(usage), [usage]

@@ -38,11 +38,13 @@ from .errors import (
 )
 from .execution import RequestContext, RequestShape, request_shape, run, validation_errors
 from .faults import (
+    LISTING,
     MANGLING,
     REPLACING,
     FaultPlanner,
     FaultResponse,
     mangle_items,
+    mangle_listing,
     mangle_rows,
     replacing_response,
     rest_replacing_response,
@@ -209,6 +211,26 @@ class StandinServer:
         """Set a video's meta.name and modified (default now); KeyError when there is no video."""
         with self._lock:
             catalog.rename_video(self.config, account, uid, name, modified)
+
+    def delete_live_input(self, account: str, uid: str) -> None:
+        """Delete a live input (KeyError when the account has no such input)."""
+        with self._lock:
+            catalog.delete_live_input(self.config, account, uid)
+
+    def change_live_input(
+        self,
+        account: str,
+        uid: str,
+        *,
+        name: str | None = None,
+        enabled: bool | None = None,
+        modified: str | None = None,
+    ) -> None:
+        """Rename a live input and/or set `enabled`; modified defaults to now."""
+        with self._lock:
+            catalog.change_live_input(
+                self.config, account, uid, name=name, enabled=enabled, modified=modified
+            )
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -385,10 +407,13 @@ class StandinServer:
         entry.rows = len(items)
         if fault is not None and fault.kind in MANGLING:
             mangle_items(fault.kind, items, _MANGLED_FIELD[resource])
+        if fault is not None and fault.kind in LISTING and resource != "storage_usage":
+            mangle_listing(fault.kind, body, items)
         return _json_reply(200, body), fault
 
     def handle_admin(self, handler: _Handler, raw: bytes) -> None:
-        """A test hook: POST /__standin/delete-video or /__standin/rename-video (loopback only)."""
+        """A test hook (loopback only): POST /__standin/delete-video, rename-video,
+        delete-live-input or change-live-input."""
         if handler.client_address[0] not in _LOOPBACK:
             _admin_reply(handler, 403, "admin endpoints answer loopback clients only")
             return
@@ -409,6 +434,16 @@ class StandinServer:
             elif action == "rename-video" and isinstance(payload.get("name"), str):
                 self.rename_video(
                     payload["account"], payload["uid"], payload["name"], payload.get("modified")
+                )
+            elif action == "delete-live-input":
+                self.delete_live_input(payload["account"], payload["uid"])
+            elif action == "change-live-input" and _optional(payload, name=str, enabled=bool):
+                self.change_live_input(
+                    payload["account"],
+                    payload["uid"],
+                    name=payload.get("name"),
+                    enabled=payload.get("enabled"),
+                    modified=payload.get("modified"),
                 )
             else:
                 _admin_reply(handler, 404, "unknown admin action or missing name")
@@ -494,6 +529,12 @@ def _json_reply(
 
 def _error_reply(status: int, message: str) -> _Reply:
     return _json_reply(status, error_body(message), error=message)
+
+
+def _optional(payload: dict[str, Any], **types: type) -> bool:
+    """Whether each named field is absent, null, or of its type."""
+    return all(payload.get(name) is None or isinstance(payload[name], kind)
+               for name, kind in types.items())  # fmt: skip
 
 
 def _admin_reply(handler: _Handler, status: int, message: str) -> None:

@@ -153,11 +153,13 @@ def rest_get(
                         timeout=kwargs.pop("timeout", 30), **kwargs)  # fmt: skip
 
 
-def admin(url: str, action: str, **fields: str) -> dict[str, Any]:
+def admin(url: str, action: str, **fields: str | bool) -> dict[str, Any]:
     """Call a catalog test hook of a running stand-in (process or in-process) by its URL.
 
     `url` is any URL of the server (e.g. the GraphQL endpoint the CLI prints); `action` is
-    `delete-video` (fields account, uid) or `rename-video` (account, uid, name, modified?).
+    `delete-video` (fields account, uid), `rename-video` (account, uid, name, modified?),
+    `delete-live-input` (account, uid) or `change-live-input` (account, uid, name?, enabled?,
+    modified?).
     Raises RuntimeError with the server's message when it refuses.
     """
     parts = urllib.parse.urlsplit(url)

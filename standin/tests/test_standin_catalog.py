@@ -1,5 +1,6 @@
 """Stream's REST catalog: envelopes, paging by `start` under both readings, ties at page ends,
-counts, permissions, the REST budget, faults and the delete/rename hooks."""
+counts, permissions, the REST budget, faults, the delete/rename/change hooks, listings that
+miss items while `total` counts them, and a library of 12,000 videos."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import requests
 
 from cloudflare_standin import (
     Fault,
+    ListingMiss,
     StandinServer,
     expected_live_inputs,
     expected_storage_usage,
@@ -477,6 +479,111 @@ def test_request_log_records_rest_requests(server: StandinServer) -> None:
     assert (graphql.number, graphql.method, graphql.kind) == (2, "POST", "data")
 
 
+@pytest.mark.parametrize(
+    ("kind", "check"),
+    [
+        ("missing_created", lambda body, items: "created" not in items[0]),
+        ("duplicate_uid", lambda body, items: items[-1] == items[6] and body["total"] == 13),
+        ("no_total", lambda body, items: "total" not in body and len(items) == 13),
+    ],
+)
+def test_listing_faults_on_videos(
+    make_server: Callable[..., StandinServer],
+    kind: str,
+    check: Callable[[dict[str, Any], list[dict[str, Any]]], bool],
+) -> None:
+    server = make_server(faults=[Fault(kind, at=[1], dataset="videos")])
+    params = {"asc": "true", "include_counts": "true"}
+    damaged = body_of(rest_get(server, VIDEOS, params))
+    videos = expected_videos(server.config, ACCOUNT)
+    assert len(videos) == 13  # 12 analytics videos, 2 of them gone, and 3 unwatched
+    assert check(damaged, damaged["result"])
+    assert len(damaged["result"]) == 13 + (kind == "duplicate_uid")
+    again = body_of(rest_get(server, VIDEOS, params))  # only the scripted request is damaged
+    assert (again["result"], again["total"]) == (videos, 13)
+
+
+@pytest.mark.parametrize(
+    ("kind", "check"),
+    [
+        ("missing_created", lambda result: "created" not in result["liveInputs"][0]),
+        ("duplicate_uid", lambda result: result["liveInputs"][-1] == result["liveInputs"][1]),
+        ("no_total", lambda result: "total" not in result),
+    ],
+)
+def test_listing_faults_on_live_inputs(
+    make_server: Callable[..., StandinServer],
+    kind: str,
+    check: Callable[[dict[str, Any]], bool],
+) -> None:
+    server = make_server(live_inputs=3, faults=[Fault(kind, at=[1], dataset="live_inputs")])
+    damaged = body_of(rest_get(server, LIVE, {"include_counts": "true"}))["result"]
+    assert check(damaged)
+    again = body_of(rest_get(server, LIVE, {"include_counts": "true"}))["result"]
+    assert again["liveInputs"] == expected_live_inputs(server.config, ACCOUNT)
+    assert again["total"] == 3
+
+
+def test_a_listing_can_miss_videos_while_total_counts_them(
+    big: Callable[..., StandinServer],
+) -> None:
+    server = big(listing_misses={(ACCOUNT, "videos"): ListingMiss(3)})
+    everything = expected_videos(server.config, ACCOUNT)
+    listed = {v["uid"] for v in list_every_video(server)}
+    missed = {v["uid"] for v in everything} - listed
+    assert len(missed) == 3
+    assert listed < {v["uid"] for v in everything}
+    middle = [v["uid"] for v in everything][len(everything) // 2 - 3 : len(everything) // 2 + 3]
+    assert missed <= set(middle)  # from the middle of the library, not at either end
+    first = body_of(rest_get(server, VIDEOS, {"asc": "true", "include_counts": "true"}))
+    assert first["total"] == len(everything)  # the total still counts them
+    assert first["range"] == len(everything) - 3 - 1000
+    other = f"accounts/{OTHER_ACCOUNT}/stream"
+    assert len(body_of(rest_get(server, other, {"include_counts": "true"}))["result"]) == 1000
+
+
+def test_a_listing_miss_can_last_for_some_listings_only(
+    make_server: Callable[..., StandinServer],
+) -> None:
+    server = make_server(
+        live_inputs=4,
+        listing_misses={
+            (ACCOUNT, "videos"): ListingMiss(2, listings=1),
+            (ACCOUNT, "live_inputs"): ListingMiss(1, listings=2),
+        },
+    )
+    videos = expected_videos(server.config, ACCOUNT)
+    params = {"asc": "true", "include_counts": "true"}
+    first = body_of(rest_get(server, VIDEOS, params))
+    assert (len(first["result"]), first["total"]) == (len(videos) - 2, len(videos))
+    # A later page of the same listing (it has a start) misses them too; the next listing not.
+    later = body_of(rest_get(server, VIDEOS, {**params, "start": "2000-01-01T00:00:00Z"}))
+    assert len(later["result"]) == len(videos) - 2
+    assert body_of(rest_get(server, VIDEOS, params))["result"] == videos
+    inputs = expected_live_inputs(server.config, ACCOUNT)
+    counts = [
+        (len(r["liveInputs"]), r["total"])
+        for r in (
+            body_of(rest_get(server, LIVE, {"include_counts": "true"}))["result"] for _ in range(3)
+        )
+    ]
+    assert counts == [(3, 4), (3, 4), (4, 4)]
+    assert len(inputs) == 4
+
+
+def test_library_sizes_make_one_account_large(make_server: Callable[..., StandinServer]) -> None:
+    server = make_server(library_sizes={ACCOUNT: 12_000})
+    assert len(expected_videos(server.config, OTHER_ACCOUNT)) == 13  # the others unchanged
+    everything = expected_videos(server.config, ACCOUNT)
+    assert len(everything) == 12_000
+    listed = collections.Counter(v["uid"] for v in list_every_video(server))
+    assert set(listed) == {v["uid"] for v in everything}
+    watched = set(account_videos(server.config.seed, ACCOUNT, server.config.videos).uids)
+    assert len(watched & set(listed)) == 10  # the analytics videos still join, 2 gone
+    with pytest.raises(ValueError, match="below its 10 watched videos"):
+        expected_videos(base_config(library_sizes={ACCOUNT: 5}), ACCOUNT)
+
+
 # --- changes between runs -----------------------------------------------------------------------
 
 
@@ -497,6 +604,32 @@ def test_delete_and_rename_in_process(server: StandinServer) -> None:
         server.delete_video(ACCOUNT, gone)  # already gone
     with pytest.raises(KeyError):
         server.rename_video(OTHER_ACCOUNT, renamed, "x")  # another account's video
+
+
+def test_delete_and_change_live_inputs_in_process(server: StandinServer) -> None:
+    server.config.live_inputs = 3
+    gone, changed, kept = (i["uid"] for i in expected_live_inputs(server.config, ACCOUNT))
+    was_enabled = expected_live_inputs(server.config, ACCOUNT)[1]["enabled"]
+    server.delete_live_input(ACCOUNT, gone)
+    server.change_live_input(
+        ACCOUNT, changed, name="Studio Z", enabled=not was_enabled, modified="2026-11-02T08:00:00Z"
+    )
+    result = body_of(rest_get(server, LIVE, {"include_counts": "true"}))["result"]
+    listed = {i["uid"]: i for i in result["liveInputs"]}
+    assert set(listed) == {changed, kept}
+    assert result["total"] == 2
+    assert listed[changed]["meta"]["name"] == "Studio Z"
+    assert listed[changed]["enabled"] is (not was_enabled)
+    assert listed[changed]["modified"] == "2026-11-02T08:00:00Z"
+    server.change_live_input(ACCOUNT, changed, enabled=was_enabled)  # the name stays
+    again = {i["uid"]: i for i in expected_live_inputs(server.config, ACCOUNT)}[changed]
+    assert (again["meta"]["name"], again["enabled"]) == ("Studio Z", was_enabled)
+    assert RFC3339.match(again["modified"])
+    assert result["liveInputs"][0] is not None
+    with pytest.raises(KeyError):
+        server.delete_live_input(ACCOUNT, gone)  # already gone
+    with pytest.raises(KeyError):
+        server.change_live_input(OTHER_ACCOUNT, kept, name="x")  # another account's input
 
 
 def test_delete_and_rename_through_the_admin_hook_of_a_process() -> None:
@@ -524,6 +657,19 @@ def test_delete_and_rename_through_the_admin_hook_of_a_process() -> None:
         assert RFC3339.match(now[second]["modified"])
         with pytest.raises(RuntimeError, match="has no video"):
             admin(url, "delete-video", account=ACCOUNT, uid=first)
+        inputs = {i["uid"] for i in body_of(rest_get(url, LIVE))["result"]["liveInputs"]}
+        gone, changed = sorted(inputs)
+        assert admin(url, "delete-live-input", account=ACCOUNT, uid=gone) == {"ok": True}
+        admin(url, "change-live-input", account=ACCOUNT, uid=changed, name="On air",
+              enabled=False)  # fmt: skip
+        [now_input] = body_of(rest_get(url, LIVE))["result"]["liveInputs"]
+        assert (now_input["uid"], now_input["meta"]["name"], now_input["enabled"]) == (
+            changed,
+            "On air",
+            False,
+        )
+        with pytest.raises(RuntimeError, match="has no live input"):
+            admin(url, "delete-live-input", account=ACCOUNT, uid=gone)
         analytics_only = {"Authorization": f"Bearer {ANALYTICS_ONLY}"}
         assert rest_get(url, VIDEOS, headers=analytics_only).status_code == 403
     finally:

@@ -8,7 +8,9 @@ seconds, 1 µs with fractions): the next page then begins at or before the tail 
 both readings, never after it. Videos listed twice are those of the overlap (created at or after
 the new `start`); the paginator remembers their uids and the stream drops them. A page that is
 full and yet does not move `start` forward (more videos in one second than a page holds) is an
-error: moving on would skip videos.
+error: moving on would skip videos. A video without a usable `created` is not used for the next
+`start` (the stream reports it: the listing is then incomplete); a full page where no video has
+one ends the listing there.
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ class CreatedCursorPaginator(BaseAPIPaginator[str | None]):
         items = self._page_of(response)
         if len(items) < self.limit:
             return None  # a short page: the list has ended, under either reading of `start`
-        stamps = [self._created(item) for item in items]
+        dated = [(item, stamp) for item in items if (stamp := created_of(item)) is not None]
+        if not dated:
+            return None  # nothing to go on from: the listing ends here, incomplete
+        stamps = [stamp for _, stamp in dated]
         last = max(micros for micros, _ in stamps)
         fraction = any(has_fraction for _, has_fraction in stamps)  # else whole seconds
         start = last - (1 if fraction else _MICROS)
@@ -81,22 +86,17 @@ class CreatedCursorPaginator(BaseAPIPaginator[str | None]):
                 f"for {self._where()}: one List videos page cannot hold them, and moving on "
                 "would skip videos. Please report it."
             )
-        self._overlap = {
-            str(item.get("uid"))
-            for item, (micros, _) in zip(items, stamps, strict=True)
-            if micros >= start
-        }
+        self._overlap = {str(item.get("uid")) for item, (micros, _) in dated if micros >= start}
         self._start = start
         return format_created(start, fraction)
 
-    def _created(self, item: Mapping[str, Any]) -> tuple[int, bool]:
-        created = item.get("created")
-        try:
-            if not isinstance(created, str):
-                raise ValueError(created)
-            return parse_created(created)
-        except ValueError:
-            raise CloudflareResponseError(
-                f"Cloudflare sent a video whose created is {created!r} for {self._where()}: "
-                "the listing pages by created and cannot go on without it."
-            ) from None
+
+def created_of(item: Mapping[str, Any]) -> tuple[int, bool] | None:
+    """An item's `created` as parse_created gives it, or None when it has no usable one."""
+    created = item.get("created")
+    if not isinstance(created, str):
+        return None
+    try:
+        return parse_created(created)
+    except ValueError:
+        return None

@@ -18,6 +18,8 @@ from singer_sdk import typing as th
 
 from tap_cloudflare_stream.cloudflare.columns import ColumnType, TypeName, column_type
 
+LISTING_ID = "listing_id"  # the column naming the listing a versioned resource's item came from
+
 
 @dataclass(frozen=True)
 class Column:
@@ -47,7 +49,7 @@ class Resource:
     items_at: str | None = None  # `result` is an object holding the list under this key
     single: bool = False  # `result` is one object: one record per account and run
     created_cursor: bool = False  # listed in pages by `created` (CreatedCursorPaginator)
-    versioned: bool = True  # a full table whose missing rows stop being current
+    versioned: bool = True  # a full table, listed whole: its records carry their listing
     read_date: str | None = None  # a column set to the UTC day the answer was read
     description: str = ""
 
@@ -56,7 +58,7 @@ class Resource:
         return f"{count} {self.item_name}{'' if count == 1 else 's'}"
 
     def schema(self) -> dict[str, Any]:
-        """The JSON schema of the records: account_id, the read date, then the columns."""
+        """The JSON schema: account_id, the read date, the columns, then a listing's id."""
         properties = [th.Property("account_id", th.StringType, required=True)]
         if self.read_date:
             properties.append(
@@ -76,9 +78,26 @@ class Resource:
             )
             for c in self.columns
         ]
+        if self.versioned:
+            properties.append(
+                th.Property(
+                    LISTING_ID,
+                    th.StringType,
+                    required=True,
+                    description="The listing that saw this item: its UTC start as sortable "
+                    "text (20261206T041714.123456Z); catalog_listings says whether it was "
+                    "complete.",
+                )
+            )
         return th.PropertiesList(*properties).to_dict()
 
-    def record(self, account: str, item: Mapping[str, Any], today: datetime.date) -> dict[str, Any]:
+    def record(
+        self,
+        account: str,
+        item: Mapping[str, Any],
+        today: datetime.date,
+        listing_id: str | None = None,
+    ) -> dict[str, Any]:
         """The record of one item; ValueError naming the field when a value has the wrong type."""
         record: dict[str, Any] = {"account_id": account}
         if self.read_date:
@@ -98,6 +117,8 @@ class Resource:
                     f"(expected {column.type.json_type})"
                 )
             record[column.name] = value
+        if self.versioned:
+            record[LISTING_ID] = listing_id
         return record
 
 

@@ -2,25 +2,31 @@
 
 A `CatalogStream` reads its `Resource` (resources.py) over the run's REST session: the
 credentials, the REST budget (1,200 requests per 5 minutes), retries and the classification of
-answers are the GraphQL streams' (`CloudflareRequests`, `answers.read_answer`). Three things are
-its own:
+answers are the GraphQL streams' (`CloudflareRequests`, `answers.read_answer`). What is its own:
 
+- **Listings.** A versioned resource (videos, live inputs) is listed whole for each account, as
+  a `Listing` (listings.py): every record carries the listing's `listing_id`, and after its
+  records the listing's `catalog_listings` row says whether it was complete: every page read,
+  every answer well-formed (each item once, `created` on every video, a `total`), and as many
+  items as Cloudflare's `total`. A count that disagrees is normal when a video is uploaded or
+  deleted meanwhile: the account is listed once more, and the first listing is recorded as
+  incomplete ("re-listed"). A listing that stays incomplete gets one WARNING naming the account,
+  the stream and why; the models then treat nothing of that account as deleted.
 - **Permission.** A token without Stream: Read gets HTTP 403: the account is skipped for this
-  stream with one WARNING, and the run goes on (the analytics streams need another permission).
-- **Deletions.** A versioned resource (videos, live inputs) is a full table. Its records carry
-  this run's table version, and once every account has been listed completely the stream sends
-  ACTIVATE_VERSION: a target that supports it (target-postgres `activate_version`) then marks
-  every row of an older version, i.e. every item no longer listed, as deleted. singer-sdk would
-  send it before the records; sending it after them means a run that fails, or skips an account
-  (403), deletes nothing.
-- **Counts.** `include_counts=true` gives Cloudflare's `total`; a listing of another size is a
-  WARNING naming the account and both numbers.
+  stream with one WARNING (an incomplete listing), and the run goes on (the analytics streams
+  need another permission).
+- **ACTIVATE_VERSION**, when `emit_activate_version_messages` is on: records carry this run's
+  table version, and after the last account the stream sends ACTIVATE_VERSION, only if every
+  configured account's listing was complete (else one WARNING saying why not). singer-sdk would
+  send it before the records; after them, a run that fails, skips an account or lists one
+  incompletely deletes nothing. Batch mode sends none: BATCH files carry no version.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, cast
@@ -31,7 +37,12 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
-from tap_cloudflare_stream.catalog.pagination import PAGE_LIMIT, CreatedCursorPaginator
+from tap_cloudflare_stream.catalog.listings import Listing, ListingsStream
+from tap_cloudflare_stream.catalog.pagination import (
+    PAGE_LIMIT,
+    CreatedCursorPaginator,
+    created_of,
+)
 from tap_cloudflare_stream.catalog.resources import Resource
 from tap_cloudflare_stream.cloudflare.answers import (
     CloudflareResponseError,
@@ -72,18 +83,21 @@ class CatalogStream(
 
     page_limit = PAGE_LIMIT  # videos per List videos request
 
-    def __init__(self, tap: Tap, resource: Resource, parts: RunParts) -> None:
+    def __init__(
+        self, tap: Tap, resource: Resource, parts: RunParts, listings: ListingsStream
+    ) -> None:
         self.resource = resource
         self.parts = parts
+        self.listings = listings
         super().__init__(tap, name=resource.stream_name, schema=resource.schema())
         self.path = resource.path
         self.primary_keys = list(resource.primary_key)
         self.replication_key = resource.read_date  # None: a full table
         self._paginator: CreatedCursorPaginator | None = None
-        self._total: int | None = None
-        self._listed = 0
+        self._listing: Listing | None = None  # the listing under way
         self._pages = 0
-        self._skipped: list[str] = []
+        self._finished: list[Listing] = []  # this sync's listings, in order
+        self._held: list[Listing] = []  # batch mode: rows waiting for their BATCH messages
         self._versioned = False  # this sync sends ACTIVATE_VERSION after its records
 
     @override
@@ -100,12 +114,12 @@ class CatalogStream(
     @property
     def emit_activate_version_messages(self) -> bool:
         # singer-sdk would send ACTIVATE_VERSION before the records; this stream sends it after
-        # them, in after_records, and only when every account was listed.
+        # them, in after_records, and only when every account was listed completely.
         return False
 
     @property
     def tracks_deletions(self) -> bool:
-        """Whether this run sends ACTIVATE_VERSION (emit_activate_version_messages, default on)."""
+        """Whether ACTIVATE_VERSION is asked for (emit_activate_version_messages, default off)."""
         return self.resource.versioned and self.parts.settings.emit_activate_version_messages
 
     # Requests
@@ -164,17 +178,41 @@ class CatalogStream(
         self.mark_extracted()
         page = self.page(response)
         items = page.items
-        if self._pages == 0:
-            self._total = page.total  # of the whole listing: the first page has no start
-        self._pages += 1
         if self._paginator is not None:
             items = self._paginator.fresh(items)
-        self._listed += len(items)
+        listing = self._listing
+        if listing is not None:
+            if self._pages == 0:
+                listing.total = page.total  # of the whole listing: the first page has no start
+            items = self._new_items(listing, items)
+        self._pages += 1
         today = self.parts.clock().date()  # the run's clock: storage_usage's `date`
+        listed = listing.listing_id if listing is not None else None
         try:
-            return [self.resource.record(self._account, item, today) for item in items]
+            return [self.resource.record(self._account, item, today, listed) for item in items]
         except ValueError as exc:
             raise CloudflareResponseError(f"Cloudflare sent {exc} for {self.where}") from None
+
+    def _new_items(
+        self, listing: Listing, items: list[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]:
+        """The items the listing has not listed yet; a repeat or a video without `created` is
+        noted as a problem of the listing (the overlap of pages was dropped already)."""
+        fresh = []
+        for item in items:
+            uid = item.get("uid")
+            if isinstance(uid, str) and uid in listing.listed:
+                listing.problems.append(f"Cloudflare listed {self.resource.item_name} {uid} twice")
+                continue
+            if self.resource.created_cursor and created_of(item) is None:
+                listing.problems.append(
+                    f"Cloudflare sent {self.resource.item_name} {uid} without a usable created "
+                    f"({item.get('created')!r}), which the listing pages by"
+                )
+            if isinstance(uid, str):
+                listing.listed.add(uid)
+            fresh.append(item)
+        return fresh
 
     # Accounts and the run
 
@@ -182,56 +220,138 @@ class CatalogStream(
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         assert context is not None, "streams are partitioned by account"
         self._account = context["account_id"]
-        self._total, self._listed, self._pages = None, 0, 0
-        self.logger.info("%s: listing %s.", self.where, self.resource.path.rsplit("/", 1)[-1])
+        if not self.resource.versioned:
+            yield from self._read_once(context)
+            return
+        listing = self.listings.start(self.name, self._account)
+        yield from self._list(context, listing)
+        if self._relist(listing):
+            self._finish(listing)
+            listing = self.listings.start(self.name, self._account)
+            yield from self._list(context, listing)
+            if listing.reason is not None and listing.finished_at is not None:
+                listing.reason += " (listed twice)"
+        self._finish(listing, warn=listing.finished_at is not None)
+
+    def _read_once(self, context: Context) -> Iterator[dict[str, Any]]:
+        """A resource that is not listed (storage use): its records, or the 403 skip."""
+        self._listing, self._pages = None, 0
         try:
             yield from self.request_records(context)
         except StreamReadDeniedError:
-            self._skipped.append(self._account)
-            self.logger.warning(
-                "%s: skipped: the credentials lack the %s permission for this account (HTTP 403). "
-                "The analytics streams are not affected; add %s to the API token to sync %s.",
-                self.where,
-                PERMISSION,
-                PERMISSION,
-                self.name,
-            )
+            self._warn_denied()
+
+    def _list(self, context: Context, listing: Listing) -> Iterator[dict[str, Any]]:
+        """The listing's records; afterwards, it is finished and says why if incomplete."""
+        self._listing, self._pages = listing, 0
+        noun = self.resource.path.rsplit("/", 1)[-1]
+        self.logger.info("%s: listing %s (listing %s).", self.where, noun, listing.listing_id)
+        try:
+            yield from self.request_records(context)
+        except StreamReadDeniedError:
+            self._warn_denied()
+            listing.reason = f"skipped: no {PERMISSION} permission (HTTP 403)"
             return
+        listing.finished_at = datetime.datetime.now(datetime.timezone.utc)
+        listing.items_listed = len(listing.listed)
         self.logger.info(
             "%s: done, %s in %d request%s.",
             self.where,
-            self.resource.items(self._listed),
+            self.resource.items(listing.items_listed),
             self._pages,
             "" if self._pages == 1 else "s",
         )
-        if self._total is not None and self._total != self._listed:
-            self.logger.warning(
-                "%s: listed %s but Cloudflare's total is %d (added or deleted during the "
-                "listing?); the next run lists the whole library again.",
-                self.where,
-                self.resource.items(self._listed),
-                self._total,
+        if listing.problems:
+            problems = list(dict.fromkeys(listing.problems))  # each once, the first few named
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            listing.reason = "; ".join(problems[:3]) + more
+        elif listing.total is None:
+            listing.reason = "Cloudflare sent no total to check the listing against"
+        elif listing.total != listing.items_listed:
+            listing.reason = (
+                f"listed {self.resource.items(listing.items_listed)} but Cloudflare's total "
+                f"is {listing.total}"
             )
+
+    def _relist(self, listing: Listing) -> bool:
+        """Whether to list the account once more: only the count disagreed with `total`."""
+        if listing.finished_at is None or listing.complete:
+            return False  # skipped (403), or complete
+        if listing.problems or listing.total is None:
+            return False  # a malformed answer: listing again would not mend it
+        self.logger.info(
+            "%s: %s (added or deleted during the listing?): listing it again.",
+            self.where,
+            listing.reason,
+        )
+        listing.reason = f"re-listed: {listing.reason}"
+        return True
+
+    def _finish(self, listing: Listing, *, warn: bool = False) -> None:
+        """Record the listing (its row follows its records); `warn` when it is incomplete."""
+        self._listing = None
+        listing.listed = set()  # its count is kept; a large library's uids need not be
+        self._finished.append(listing)
+        if warn and not listing.complete:
+            self.logger.warning(
+                "%s: incomplete listing %s: %s; nothing of this account is treated as deleted "
+                "until a listing is complete.",
+                self.where,
+                listing.listing_id,
+                listing.reason,
+            )
+        if self.in_batch_sync:
+            self._held.append(listing)  # after the BATCH messages naming its records
+        else:
+            self.listings.write(listing)
+            self.flush_output()  # now: no STATE may follow to flush it (the run's end does not)
+
+    def _warn_denied(self) -> None:
+        self.logger.warning(
+            "%s: skipped: the credentials lack the %s permission for this account (HTTP 403). "
+            "The analytics streams are not affected; add %s to the API token to sync %s.",
+            self.where,
+            PERMISSION,
+            PERMISSION,
+            self.name,
+        )
 
     @override
     def before_records(self, context: Context | None, *, write_messages: bool) -> None:
+        self._finished, self._held = [], []
         self._versioned = self.tracks_deletions and context is None and write_messages
         if self._versioned:
             self.stream_version = int(time.time() * 1000)  # records carry it
-        self._skipped = []
+        elif self.tracks_deletions and not write_messages:
+            self.logger.warning(
+                "stream %s: emit_activate_version_messages is ignored in batch mode: BATCH files "
+                "carry no table version, so no ACTIVATE_VERSION is sent. The listing_id column "
+                "and catalog_listings still tell the current items (docs/deletions.md).",
+                self.name,
+            )
+
+    @override
+    def after_batches(self, context: Context | None) -> None:
+        self.listings.write(*self._held)  # in one batch file, after the BATCH messages
+        self._held = []
 
     @override
     def after_records(self, context: Context | None, *, write_messages: bool) -> None:
         if not self._versioned or not self.selected:
             return
         assert self.stream_version is not None
-        if self._skipped:
+        incomplete = [listing for listing in self._final_listings() if not listing.complete]
+        if incomplete:
             self.logger.warning(
-                "stream %s: not activating this run's table version, since account(s) %s were "
-                "skipped: rows that are no longer listed stay current until a run lists every "
-                "account.",
+                "stream %s: ACTIVATE_VERSION not sent: the listing of %s was incomplete, so rows "
+                "no longer listed stay as they are until a run lists every account completely.",
                 self.name,
-                ", ".join(self._skipped),
+                ", ".join(f"account {x.account_id} ({x.reason})" for x in incomplete),
             )
             return
         self.write_activate_version_message(self.stream_version)
+
+    def _final_listings(self) -> list[Listing]:
+        """Each account's last listing of this sync."""
+        last = {listing.account_id: listing for listing in self._finished}
+        return list(last.values())

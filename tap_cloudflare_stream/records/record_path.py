@@ -68,9 +68,13 @@ class LeanRecordStream(SeamStream[_TToken]):
         finally:
             # The writer batches RECORD lines: they go out when a window's pages stop, however
             # they stop (a STATE after the window would flush them too).
-            writer = self.tap.message_writer
-            if isinstance(writer, BatchingWriter):
-                writer.flush()
+            self.flush_output()
+
+    def flush_output(self) -> None:
+        """Write out the RECORD lines the tap's writer holds back."""
+        writer = self.tap.message_writer
+        if isinstance(writer, BatchingWriter):
+            writer.flush()
 
     # STATE
 

@@ -1,9 +1,11 @@
 {#-
-  The current live inputs: one row per (account_id, uid). A loader that soft-deletes (sets
-  _sdc_deleted_at, as target-postgres does with ACTIVATE_VERSION) keeps deleted inputs' rows:
-  they are left out here, as stg_videos does for videos.
+  The current live inputs: one row per (account_id, uid), per account the inputs of its latest
+  complete listing, as stg_videos decides for videos (macros/current_catalog.sql).
 -#}
-{%- set live_inputs = cloudflare_stream.loaded_source('live_inputs') -%}
+with current_live_inputs as (
+    {{ cloudflare_stream.current_catalog('live_inputs') }}
+)
+
 select
     account_id,
     uid,
@@ -11,8 +13,6 @@ select
     created,
     modified,
     enabled,
-    delete_recording_after_days
-from {{ cloudflare_stream.stream_source('live_inputs') }} as live_inputs
-{%- if cloudflare_stream.has_column(live_inputs, '_sdc_deleted_at') %}
-where _sdc_deleted_at is null
-{%- endif %}
+    delete_recording_after_days,
+    listing_id
+from current_live_inputs

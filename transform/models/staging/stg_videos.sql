@@ -1,9 +1,12 @@
 {#-
-  The current video catalog: one row per (account_id, uid). A loader that soft-deletes (sets
-  _sdc_deleted_at, as target-postgres does with ACTIVATE_VERSION) keeps deleted videos' rows:
-  they are left out here. Cloudflare's duration -1 ("not known yet") becomes null.
+  The current video catalog: one row per (account_id, uid), per account the videos of its
+  latest complete listing (macros/current_catalog.sql, docs/deletions.md). Cloudflare's
+  duration -1 ("not known yet") becomes null.
 -#}
-{%- set videos = cloudflare_stream.loaded_source('videos') -%}
+with current_videos as (
+    {{ cloudflare_stream.current_catalog('videos') }}
+)
+
 select
     account_id,
     uid,
@@ -13,8 +16,6 @@ select
     uploaded,
     case when duration >= 0 then duration end as duration,
     status_state,
-    ready_to_stream
-from {{ cloudflare_stream.stream_source('videos') }} as videos
-{%- if cloudflare_stream.has_column(videos, '_sdc_deleted_at') %}
-where _sdc_deleted_at is null
-{%- endif %}
+    ready_to_stream,
+    listing_id
+from current_videos
