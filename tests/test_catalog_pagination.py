@@ -109,16 +109,26 @@ def test_created_is_written_back_in_its_own_precision() -> None:
 @pytest.mark.parametrize(
     "created", [None, 1714989607, "yesterday", "2024-05-06T10:00:07"], ids=repr
 )
-def test_a_video_without_a_readable_created_is_a_one_line_error(created: object) -> None:
-    page: list[Mapping[str, Any]] = [video(str(i), "2024-05-06T10:00:00Z") for i in range(3)]
-    page.append({"uid": "x", "created": created})
+def test_a_video_without_a_readable_created_does_not_move_start(created: object) -> None:
+    page: list[Mapping[str, Any]] = [
+        video("0", "2024-05-06T10:00:00Z"),
+        video("1", "2024-05-06T10:00:05Z"),
+        video("2", "2024-05-06T10:00:06Z"),
+        {"uid": "x", "created": created},  # the page's last, and the latest if it were read
+    ]
     paginator = CreatedCursorPaginator(LIMIT, lambda _: page, lambda: WHERE)
-    with pytest.raises(CloudflareResponseError) as raised:
-        paginator.advance(requests.Response())
-    assert str(raised.value) == (
-        f"Cloudflare sent a video whose created is {created!r} for {WHERE}: "
-        "the listing pages by created and cannot go on without it."
-    )
+    paginator.advance(requests.Response())
+    assert not paginator.finished
+    assert paginator.current_value == "2024-05-06T10:00:05Z"
+    assert [item["uid"] for item in paginator.fresh(page)] == ["0", "x"]
+
+
+def test_a_full_page_without_any_readable_created_ends_the_listing() -> None:
+    page: list[Mapping[str, Any]] = [video(str(i), None) for i in range(LIMIT - 1)]
+    page.append({"uid": "x", "created": "yesterday"})
+    paginator = CreatedCursorPaginator(LIMIT, lambda _: page, lambda: WHERE)
+    paginator.advance(requests.Response())
+    assert paginator.finished
 
 
 def test_a_short_page_ends_the_listing_without_reading_created() -> None:

@@ -18,6 +18,7 @@ from tests.catalog_contract import live_input_record, storage_record, video_reco
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TODAY = datetime.date(2026, 10, 1)
+LISTING = "20261001T041714.123456Z"
 VIDEO: dict[str, Any] = {
     "uid": "v1",
     "meta": {"name": "Launch teaser 042.mp4", "downloaded-from": "x"},
@@ -41,7 +42,8 @@ VIDEO: dict[str, Any] = {
 
 
 def test_a_video_becomes_the_contracts_record() -> None:
-    assert VIDEOS.record(ACCOUNT, VIDEO, TODAY) == video_record(ACCOUNT, VIDEO)
+    record = VIDEOS.record(ACCOUNT, VIDEO, TODAY, LISTING)
+    assert record == video_record(ACCOUNT, VIDEO, LISTING)
 
 
 def test_a_live_input_and_a_storage_reading_become_the_contracts_records() -> None:
@@ -53,7 +55,8 @@ def test_a_live_input_and_a_storage_reading_become_the_contracts_records() -> No
         "enabled": True,
         "deleteRecordingAfterDays": 30,
     }
-    assert LIVE_INPUTS.record(ACCOUNT, live, TODAY) == live_input_record(ACCOUNT, live)
+    record = LIVE_INPUTS.record(ACCOUNT, live, TODAY, LISTING)
+    assert record == live_input_record(ACCOUNT, live, LISTING)
     usage = {"totalStorageMinutes": 10.5, "totalStorageMinutesLimit": 1000, "videoCount": 3}
     assert STORAGE_USAGE.record(ACCOUNT, usage, TODAY) == storage_record(ACCOUNT, usage, TODAY)
     assert STORAGE_USAGE.record(ACCOUNT, usage, TODAY)["date"] == "2026-10-01"
@@ -109,7 +112,8 @@ def test_an_item_without_its_key_cannot_be_recorded() -> None:
 def test_the_schema_requires_the_key_and_describes_each_column() -> None:
     schema = VIDEOS.schema()
     assert list(schema["properties"])[:3] == ["account_id", "uid", "name"]
-    assert schema["required"] == ["account_id", "uid"]
+    assert schema["required"] == ["account_id", "uid", "listing_id"]
+    assert list(schema["properties"])[-1] == "listing_id"
     assert schema["properties"]["name"]["description"] == "meta.name, the name the dashboard shows."
     assert schema["properties"]["creator"]["description"] == "creator"
     assert schema["properties"]["size"]["type"] == ["integer", "null"]

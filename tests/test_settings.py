@@ -180,7 +180,7 @@ def test_the_defaults() -> None:
         requests_per_5_minutes=240,
         account_based_rate_limit=False,
         warnings=(),
-        emit_activate_version_messages=True,
+        emit_activate_version_messages=False,
         hourly_lookback_hours=3,
     )
     assert settings.rest_url == "https://api.cloudflare.com/client/v4"
