@@ -107,7 +107,9 @@ def test_created_is_written_back_in_its_own_precision() -> None:
 
 
 @pytest.mark.parametrize(
-    "created", [None, 1714989607, "yesterday", "2024-05-06T10:00:07"], ids=repr
+    "created",
+    [None, 1714989607, "yesterday", "2024-05-06T10:00:07", "2024-05-06T10:00:07X"],
+    ids=repr,
 )
 def test_a_video_without_a_readable_created_does_not_move_start(created: object) -> None:
     page: list[Mapping[str, Any]] = [
