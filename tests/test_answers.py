@@ -26,6 +26,7 @@ from tap_cloudflare_stream.cloudflare.answers import (
     CloudflareResponseError,
     CloudflareTooOldError,
     CloudflareTransientError,
+    ErrorEntry,
     RestEnvelope,
     TapUserError,
     decode_rest_envelope,
@@ -101,6 +102,8 @@ def test_a_page_is_decoded() -> None:
         # Faults: retried soon.
         (500, None, CloudflareTransientError,
          "Cloudflare server error for account a1, dataset d: HTTP 500 Internal Server Error"),
+        (500, errors("boom"), CloudflareTransientError,
+         "Cloudflare server error for account a1, dataset d: boom"),
         (503, b"<html>busy</html>", CloudflareTransientError, None),
         (408, None, CloudflareTransientError, None),
         (200, errors("unable to execute query"), CloudflareTransientError, None),
@@ -134,6 +137,10 @@ def test_a_page_is_decoded() -> None:
          "Cloudflare rejected the query for account a1, dataset d: Cannot query field \"x\" on "
          "type \"Y\".; the tap's query no longer matches Cloudflare's schema: upgrade "
          "tap-cloudflare-stream, or report it."),
+        (400, errors("Syntax Error: Unexpected Name \"x\".\n\nquery {\n  x\n}"),
+         CloudflareQueryError,
+         "Cloudflare rejected the query for account a1, dataset d: Syntax Error: Unexpected Name "
+         "\"x\".; check start_date"),
         (200, errors("Unknown argument limit"), CloudflareQueryError, "schema: upgrade"),
         (200, errors("unknown field foo"), CloudflareQueryError, "schema: upgrade"),
         (200, errors("Unknown type Foo"), CloudflareQueryError, "schema: upgrade"),
@@ -164,6 +171,9 @@ def test_each_answer_raises_what_it_means(
         kind in (CloudflareRateLimitError, CloudflareTransientError)
     )
     assert isinstance(error, TapUserError) != isinstance(error, RetriableAPIError)
+    if isinstance(error, RetriableAPIError):  # singer-sdk's backoff log names its status
+        assert error.response is not None
+        assert error.response.status_code == status
 
 
 def test_the_rest_family_names_its_own_permission() -> None:
@@ -240,6 +250,9 @@ def test_retry_after_is_read_in_seconds_within_a_lockout(
         ({"success": False, "errors": []}, False, [], False),
         ({"success": True, "result": None}, False, [], False),
         ({"result": [1]}, False, [], False),
+        # Only `success: false` makes the errors an error: with success, the result is data.
+        ({"success": True, "errors": [{"message": "w"}], "result": [1]}, True, [], True),
+        ({"errors": [{"message": "m"}], "result": [1]}, False, [], False),
     ],
 )  # fmt: skip
 def test_the_rest_envelope(
@@ -252,8 +265,12 @@ def test_the_rest_envelope(
         data_present,
     )
     if content:
+        listed = body.get("errors")
         assert answer.content == RestEnvelope(
-            success=True, errors=body.get("errors"), result=body["result"], total=body.get("total")
+            success=True,
+            errors=None if listed is None else [ErrorEntry(e["message"]) for e in listed],
+            result=body["result"],
+            total=body.get("total"),
         )
 
 
