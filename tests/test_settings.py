@@ -158,6 +158,7 @@ def refusal(**changes: Any) -> str:
             "[::1].",
         ),
         ({"api_url": "http://10.0.0.1/graphql"}, "api_url must use https"),
+        ({"api_url": "https://example.com/graphqlX"}, "api_url must end with /graphql"),
     ],
     ids=lambda value: None if isinstance(value, dict) else value[:40],
 )
@@ -228,6 +229,12 @@ def test_values_as_meltano_passes_them_from_the_environment_are_read() -> None:
     assert settings.emit_activate_version_messages is False
     assert settings.start_date is None
     assert settings.auth_headers == {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_an_empty_boolean_setting_is_its_default() -> None:
+    settings = parse(account_based_rate_limit="", emit_activate_version_messages="")
+    assert settings.account_based_rate_limit is False
+    assert settings.emit_activate_version_messages is False
 
 
 def test_a_negative_number_in_a_string_is_read_as_a_number() -> None:
