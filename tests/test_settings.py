@@ -231,14 +231,17 @@ def test_values_as_meltano_passes_them_from_the_environment_are_read() -> None:
     assert settings.auth_headers == {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_an_empty_boolean_setting_is_its_default() -> None:
-    settings = parse(account_based_rate_limit="", emit_activate_version_messages="")
+def test_an_empty_boolean_or_number_setting_is_its_default() -> None:
+    settings = parse(account_based_rate_limit="", emit_activate_version_messages="", page_size="")
     assert settings.account_based_rate_limit is False
     assert settings.emit_activate_version_messages is False
+    assert settings.page_size is None
+    assert parse(lookback_days="").lookback_days == 2
 
 
 def test_a_negative_number_in_a_string_is_read_as_a_number() -> None:
     assert refusal(lookback_days="-3").startswith("lookback_days must be between 0 and 90")
+    assert refusal(lookback_days="X3") == "lookback_days must be a whole number, got 'X3'."
 
 
 @pytest.mark.parametrize(
@@ -249,6 +252,7 @@ def test_a_negative_number_in_a_string_is_read_as_a_number() -> None:
         ("2026-01-31T23:30:00-02:00", datetime.date(2026, 2, 1)),
         ("2026-02-01T00:30:00+02:00", datetime.date(2026, 1, 31)),
         ("2026-01-31T23:30:00", datetime.date(2026, 1, 31)),
+        ("2026-01-31Z", datetime.date(2026, 1, 31)),
     ],
 )
 def test_a_date_time_counts_as_its_utc_date(text: str, day: datetime.date) -> None:
