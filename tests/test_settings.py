@@ -8,6 +8,7 @@ ends, fast enough to run for every mutant of settings.py (docs/mutation.md).
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
@@ -258,6 +259,18 @@ def test_a_negative_number_in_a_string_is_read_as_a_number() -> None:
 def test_a_date_time_counts_as_its_utc_date(text: str, day: datetime.date) -> None:
     assert parse(start_date=text, end_date=text).start_date == day
     assert parse(end_date=text).end_date == day
+
+
+def test_a_date_time_counts_as_its_utc_date_on_a_machine_away_from_utc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "PST+08")  # POSIX rule, needs no tz database: UTC-8
+    time.tzset()
+    try:
+        assert parse(start_date="2026-01-31T23:30:00-02:00").start_date == datetime.date(2026, 2, 1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_the_global_api_key_pair_is_sent_as_two_headers() -> None:
