@@ -85,3 +85,13 @@ def test_a_partition_with_unhashable_values_gets_its_own_state() -> None:
     assert partitions(tap_state) == [{"context": first}, {"context": second}]
     assert states.get_context_state(first) is one is partitions(tap_state)[0]
     assert states.get_context_state(second) is two is partitions(tap_state)[1]
+
+
+def test_a_removed_list_is_made_again() -> None:
+    tap_state: dict[str, Any] = {}
+    states = manager(tap_state)
+    states.get_context_state(A)
+    del tap_state["bookmarks"]["s"]["partitions"]
+    a = states.get_context_state(A)
+    assert partitions(tap_state) == [{"context": A}]
+    assert a is partitions(tap_state)[0]
