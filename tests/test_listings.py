@@ -10,9 +10,11 @@ out; batch mode carries the same columns and sends no ACTIVATE_VERSION.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import logging
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 from cloudflare_standin import Fault, ListingMiss, expected_live_inputs, expected_videos
 
+from tap_cloudflare_stream.catalog.listings import Listing
 from tests.catalog_contract import LISTING_ID, live_input_record, video_record
 from tests.conftest import StartStandin
 from tests.standin import ACCOUNT_A, ACCOUNT_B, SyncResult, catalog_for, sync, tap_config
@@ -252,3 +255,22 @@ def test_batch_mode_carries_listings_and_sends_no_activate_version(
         assert all("version" not in r for r in rows)
     said = [w for w in warnings(caplog) if "ignored in batch mode" in w]
     assert len(said) == 2
+
+
+def test_listing_ids_and_times_are_utc_text_on_a_machine_away_from_utc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started = datetime.datetime(2026, 12, 6, 4, 17, 14, 123456, tzinfo=datetime.timezone.utc)
+    listing = Listing("videos", ACCOUNT_A, started, finished_at=started + datetime.timedelta(1))
+    monkeypatch.setenv("TZ", "PST+08")  # POSIX rule, needs no tz database: UTC-8
+    time.tzset()
+    try:
+        row = listing.record()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert row["listing_id"] == "20261206T041714.123456Z"
+    assert (row["started_at"], row["finished_at"]) == (
+        "2026-12-06T04:17:14.123456Z",
+        "2026-12-07T04:17:14.123456Z",
+    )

@@ -63,3 +63,35 @@ def test_a_new_list_is_followed() -> None:
     tap_state["bookmarks"]["s"]["partitions"] = [{"context": B}, {"context": A, "x": 1}]
     assert states.get_context_state(A) == {"context": A, "x": 1}
     assert states.get_context_state(A) is partitions(tap_state)[1]
+
+
+def test_an_entry_removed_from_the_end_is_made_again() -> None:
+    tap_state: dict[str, Any] = {}
+    states = manager(tap_state)
+    states.get_context_state(A)
+    states.get_context_state(B)
+    listed = partitions(tap_state)
+    del listed[1]  # B's entry, where B's lookup would look first
+    b = states.get_context_state(B)
+    assert listed == [{"context": A}, {"context": B}]
+    assert b is listed[1]
+
+
+def test_a_partition_with_unhashable_values_gets_its_own_state() -> None:
+    tap_state: dict[str, Any] = {}
+    states = manager(tap_state)
+    first, second = {"account_id": "a", "ids": [1]}, {"account_id": "a", "ids": [2]}
+    one, two = states.get_context_state(first), states.get_context_state(second)
+    assert partitions(tap_state) == [{"context": first}, {"context": second}]
+    assert states.get_context_state(first) is one is partitions(tap_state)[0]
+    assert states.get_context_state(second) is two is partitions(tap_state)[1]
+
+
+def test_a_removed_list_is_made_again() -> None:
+    tap_state: dict[str, Any] = {}
+    states = manager(tap_state)
+    states.get_context_state(A)
+    del tap_state["bookmarks"]["s"]["partitions"]
+    a = states.get_context_state(A)
+    assert partitions(tap_state) == [{"context": A}]
+    assert a is partitions(tap_state)[0]

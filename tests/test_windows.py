@@ -20,6 +20,16 @@ def test_oldest_readable_day_is_today_minus_89_for_90_days() -> None:
     assert oldest_readable(T(27, 12, 30), 90 * 86400, DAY) == T(27) - 89 * DAY
 
 
+def test_oldest_readable_day_counts_whole_days_from_today_at_any_time_of_day() -> None:
+    # At midnight too (not the day 90 days back to the second), and with a spare hour.
+    assert oldest_readable(T(27), 90 * 86400, DAY) == T(27) - 89 * DAY
+    assert oldest_readable(T(27, 0, 30), 90 * 86400 + 3600, DAY) == T(27) - 89 * DAY
+    # A retention under two days keeps today only; none at all still reads today.
+    assert oldest_readable(T(27, 23, 59), 86400, DAY) == T(27)
+    assert oldest_readable(T(27, 23, 59), 2 * 86400 - 1, DAY) == T(27)
+    assert oldest_readable(T(27, 23, 59), 0, DAY) == T(27)
+
+
 def test_oldest_readable_hour_is_the_first_full_hour_inside_not_older_than() -> None:
     assert oldest_readable(T(27, 12, 30), 7 * 86400, HOUR) == T(20, 13)
     assert oldest_readable(T(27, 12, 0, 0), 7 * 86400, HOUR) == T(20, 12)

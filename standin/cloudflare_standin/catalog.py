@@ -4,12 +4,15 @@ An account's library holds the analytics videos of `data.account_videos` (so nam
 analytics `uid`s) except `catalog_gone` of them (deleted since their analytics were recorded),
 plus `catalog_unwatched` videos that have no analytics. Uploads come in bulk: many videos share
 one `created` second, and tie groups are placed across every 1,000th position from either end,
-where pages of 1,000 end. `library_sizes` sets one account's library size instead (12,000
-videos, say). Every value comes from generators seeded by (seed, account, ...), so a library is
-the same in every process; tests change it only through `delete_video`, `rename_video`,
-`delete_live_input` and `change_live_input`, which the listings apply on top of the generated
-library, and `listing_misses`, which makes a listing leave items out while its `total` still
-counts them.
+where pages of 1,000 end. There, the video before the page's last one is exactly one `created`
+unit older: the tie group follows the one before it by one second, and with microseconds the
+two videos at the page's end are one microsecond apart (a client whose next `start` is that
+unit earlier must drop them too when `start` is inclusive). `library_sizes` sets one account's
+library size instead (12,000 videos, say). Every value comes from generators seeded by (seed,
+account, ...), so a library is the same in every process; tests change it only through
+`delete_video`, `rename_video`, `delete_live_input` and `change_live_input`, which the listings
+apply on top of the generated library, and `listing_misses`, which makes a listing leave items
+out while its `total` still counts them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import datetime
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -98,13 +101,51 @@ def library(
         body = _video_body(uid, second, creator or None, uid in creators, inputs, account, own)
         out.append(Video(uid, second, own.randrange(1_000_000), body))
     out.sort(key=lambda video: (video.second, video.uid))
-    return tuple(out)
+    return tuple(
+        _one_microsecond_apart_at_page_ends(out, random.Random(f"{seed}:{account}:micros"))
+    )
+
+
+def _page_boundaries(n: int) -> set[int]:
+    """Where pages of 1,000 end, counted from either end of n positions."""
+    return {b for k in range(1, n // PAGE + 1) for b in (k * PAGE, n - k * PAGE)}
+
+
+def _one_microsecond_apart_at_page_ends(videos: list[Video], rng: random.Random) -> list[Video]:
+    """Ordered by microseconds, the two videos before each page boundary are 1 µs apart.
+
+    Within a tie second, the microsecond order decides which video ends the page; the micros of
+    such a second are redrawn (distinct, ascending in their old order) to place that gap.
+    """
+    ends: dict[int, set[int]] = {}  # first index of a tie second -> page ends inside it
+    for boundary in _page_boundaries(len(videos)):
+        if boundary < 2:
+            continue
+        first = boundary - 1
+        while first > 0 and videos[first - 1].second == videos[boundary - 1].second:
+            first -= 1
+        if boundary - 2 >= first:  # the video before the page's last shares its second
+            ends.setdefault(first, set()).add(boundary - 1 - first)
+    out = list(videos)
+    for first, positions in sorted(ends.items()):
+        second = out[first].second
+        size = sum(1 for video in out[first:] if video.second == second)  # ascending seconds
+        group = sorted(out[first : first + size], key=lambda video: (video.micros, video.uid))
+        micros = sorted(rng.sample(range(1, 1_000_000), size))
+        for position in sorted(positions, reverse=True):
+            micros[position - 1] = micros[position] - 1  # stays above micros[position - 2]
+        redrawn = {v.uid: replace(v, micros=m) for v, m in zip(group, micros, strict=True)}
+        out[first : first + size] = [redrawn[v.uid] for v in out[first : first + size]]
+    return out
 
 
 def _created_seconds(n: int, rng: random.Random) -> list[int]:
-    """Ascending upload seconds for n positions, with ties across every page boundary."""
+    """Ascending upload seconds for n positions, with ties across every page boundary.
+
+    The tie group at a page boundary comes exactly one second after the group before it.
+    """
     joined = [False] * n  # position i was uploaded in the same second as i - 1
-    boundaries = {b for k in range(1, n // PAGE + 1) for b in (k * PAGE, n - k * PAGE)}
+    boundaries = _page_boundaries(n)
     for boundary in boundaries:
         for i in range(boundary - 4, boundary + 5):
             if 0 < i < n:
@@ -118,12 +159,21 @@ def _created_seconds(n: int, rng: random.Random) -> list[int]:
         elif rng.random() < 0.05:
             left = rng.choice(sizes) - 1
     gap = max(2, 2 * LIBRARY_SPAN // max(1, n - sum(joined)))
+    # The first position of each page end's tie group: it follows the group before by 1 s.
+    one_second_after = set()
+    for boundary in boundaries:
+        first = boundary - 1
+        while first > 0 and joined[first]:
+            first -= 1
+        if first > 0:
+            one_second_after.add(first)
     second = LIBRARY_START
     out = []
     for i in range(n):
         if i > 0 and not joined[i]:
             # Sometimes the next bulk lands in the very next second: adjacent tie groups.
-            second += 1 if rng.random() < 0.1 else rng.randint(2, gap)
+            step = 1 if rng.random() < 0.1 else rng.randint(2, gap)
+            second += 1 if i in one_second_after else step
         out.append(second)
     return out
 

@@ -5,6 +5,7 @@ miss items while `total` counts them, and a library of 12,000 videos."""
 from __future__ import annotations
 
 import collections
+import datetime
 import os
 import re
 import subprocess
@@ -239,6 +240,27 @@ def test_ties_straddle_page_ends_from_both_directions(big: Callable[..., Standin
     assert inclusive["total"] == later + ties
     before = body_of(rest_get(server, VIDEOS, {"before": second, "include_counts": "true"}))
     assert before["total"] == len(expected) - later
+
+
+@pytest.mark.parametrize(
+    ("precision", "unit"),
+    [
+        ("seconds", datetime.timedelta(seconds=1)),
+        ("microseconds", datetime.timedelta(microseconds=1)),
+    ],
+)
+def test_each_page_end_has_a_video_one_created_unit_before_the_last(
+    big: Callable[..., StandinServer], precision: str, unit: datetime.timedelta
+) -> None:
+    """The edge a cursor of "last created minus one unit" must dedupe under an inclusive start."""
+    server = big(video_created_precision=precision)
+    expected = expected_videos(server.config, ACCOUNT)
+    created = [datetime.datetime.fromisoformat(v["created"]) for v in expected]
+    for end in (1000, 2000, len(expected) - 1000, len(expected) - 2000):
+        assert created[end - 1] - unit in created[: end - 1], (precision, end)
+    ascending = body_of(rest_get(server, VIDEOS, {"asc": "true"}))["result"]
+    page = [datetime.datetime.fromisoformat(v["created"]) for v in ascending]
+    assert page[-2] == page[-1] - unit if precision == "microseconds" else page[-1] - unit in page
 
 
 def test_a_naive_cursor_loses_videos_under_the_exclusive_reading(
