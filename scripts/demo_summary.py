@@ -162,9 +162,9 @@ def print_audit(con: duckdb.DuckDBPyConnection, models: str) -> int:
     assert found is not None
     counts, emitted, held = found
     print(
-        f"\nAudit ({models}.audit_reconciliation): the latest run's {counts} counts (stream, "
-        f"account, day) say the tap emitted {emitted or 0} rows; the warehouse holds "
-        f"{held or 0} of them."
+        f"\nAudit ({models}.audit_reconciliation, the latest count of each of {counts} stream, "
+        f"account and day): the tap emitted {emitted or 0} rows; the warehouse holds "
+        f"{held or 0} rows of those days (more where a later run re-read part of a day)."
     )
     for stream, account, first, last, missing in gaps:
         print(f"  !! gap: {stream}, account {account}, {first}..{last}: {missing} rows missing")
