@@ -212,11 +212,12 @@ def run_budget() -> list[dict[str, Any]]:
 
 def budget_only(output: Path) -> int:
     """Run the budget simulations alone and replace their figures in `output`."""
+    ran_on = {**figures.commit_of(), "date": utc_today().isoformat()}  # the code measured
     budget = run_budget()
     results = json.loads(output.read_text()) if output.exists() else {}
     results["budget"] = budget
     results["budget_command"] = "python -m bench --budget-only"
-    results["budget_run"] = {**figures.commit_of(), "date": utc_today().isoformat()}
+    results["budget_run"] = ran_on
     write_results(output, results)
     return 0 if all(result["ok"] for result in budget) else 1
 
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return budget_only(args.output)
 
     today = utc_today()
+    ran_on = {**figures.commit_of(), "date": today.isoformat()}  # the code measured
     large = (today - datetime.timedelta(days=args.days - 1), today)
     small = (today - datetime.timedelta(days=args.small_days - 1), today)
     ranges = {"100k": small, "1M": large}
@@ -298,7 +300,6 @@ def main(argv: list[str] | None = None) -> int:
 
     budget = None if args.skip_budget else run_budget()
 
-    ran_on = {**figures.commit_of(), "date": today.isoformat()}
     results = {
         "command": "python -m bench" + (f" --repeat {args.repeat}" if args.repeat > 1 else ""),
         **ran_on,

@@ -169,7 +169,7 @@ def scale_table(scale: dict[str, Any]) -> str:
     ]
     counts = sorted({run["accounts"] for label in scale.values() for run in label["runs"]})
     for count in counts:
-        for label, measured in sorted(scale.items()):
+        for label, measured in sorted(scale.items(), key=lambda item: item[1]["date"]):
             run = next((run for run in measured["runs"] if run["accounts"] == count), None)
             name = f"{label} ({_ran_on(measured)})"
             if run is None:

@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", default=COUNTS)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "scale.json")
     args = parser.parse_args(argv)
+    ran_on = {**figures.commit_of(args.tree), "date": datetime.date.today().isoformat()}
     runs = []
     for count in (int(n) for n in args.counts.split(",")):
         print(f"  {args.label}: {count} accounts ...", flush=True)
@@ -174,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = "" if args.counts == COUNTS else f" --counts {args.counts}"
     command = f"python -m bench.scale{counts}"
     results[args.label] = {
-        **figures.commit_of(args.tree),
-        "date": datetime.date.today().isoformat(),
+        **ran_on,
         "command": command,
         "runs": runs,
     }
