@@ -88,14 +88,10 @@ class LeanRecordStream(SeamStream[_TToken]):
         finally:
             # The writer batches RECORD lines: they go out when a window's pages stop, however
             # they stop (a STATE after the window would flush them too).
-            self.flush_output()
+            writer = self.tap.message_writer
+            if isinstance(writer, BatchingWriter):
+                writer.flush()
             self._hand_over_counts(context)
-
-    def flush_output(self) -> None:
-        """Write out the RECORD lines the tap's writer holds back."""
-        writer = self.tap.message_writer
-        if isinstance(writer, BatchingWriter):
-            writer.flush()
 
     def _hand_over_counts(self, context: Context | None) -> None:
         """Give the counts since the last hand-over to the run's audit, under the account."""
